@@ -1,0 +1,81 @@
+"""create_app(settings) -> Flask: the control API at the root, each vendor under its path prefix.
+
+Each vendor is a Flask app of its own (its own error format for 404 and 405), mounted with Werkzeug's
+DispatcherMiddleware, so `url_for(..., _external=True)` in a vendor yields URLs under its prefix on the
+main port and at the root on the vendor's own port (--vendor-ports).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from . import __version__
+from .control import bp as control_bp
+from .core import Core, build_core
+from .settings import VENDORS, Settings
+from .vendors import VENDOR_APPS, vendor_module
+from .vendors.base import DropMiddleware
+
+
+class PortDispatch:
+    """Serves a vendor at the root path when the request arrived on that vendor's own port."""
+
+    def __init__(self, main, by_port: dict[str, Any]):
+        self.main = main
+        self.by_port = by_port
+
+    def __call__(self, environ, start_response):
+        app = self.by_port.get(str(environ.get("SERVER_PORT")))
+        return (app or self.main)(environ, start_response)
+
+
+def create_app(settings: Settings | None = None, core: Core | None = None) -> Flask:
+    settings = settings or Settings()
+    core = core or build_core(settings)
+    settings = core.settings
+    app = Flask("emulator")
+    app.config["EMULATOR_CORE"] = core
+    app.url_map.strict_slashes = False
+    app.register_blueprint(control_bp)
+    vendor_apps = {name: vendor_module(name).create_app(core) for name in VENDORS}
+    app.extensions["emulator.vendors"] = vendor_apps
+
+    @app.get("/")
+    def index() -> Response:
+        base = request.host_url.rstrip("/")
+        return Response(json.dumps({
+            "name": "email-events-emulator", "version": __version__,
+            "vendors": {n: base + VENDOR_APPS[n][1] for n in VENDORS}, "control": base + "/_emulator/",
+        }), content_type="application/json")
+
+    @app.errorhandler(HTTPException)
+    def _json_error(exc: HTTPException) -> Response:
+        response = Response(json.dumps({"status": exc.code, "error": exc.description}), status=exc.code,
+                            content_type="application/json")
+        for key, value in exc.get_headers():
+            if key.lower() != "content-type":
+                response.headers[key] = value
+        return response
+
+    mounted = DispatcherMiddleware(app.wsgi_app, {VENDOR_APPS[n][1]: vendor_apps[n] for n in VENDORS})
+    wsgi = mounted
+    if settings.vendor_ports:
+        wsgi = PortDispatch(mounted, {str(settings.vendor_port(n)): vendor_apps[n] for n in VENDORS})
+    app.wsgi_app = DropMiddleware(wsgi)
+    return app
+
+
+def base_urls(settings: Settings, host: str | None = None) -> dict[str, str]:
+    """The base URL of each vendor (and the control API), as printed at start."""
+    host = host or ("127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host)
+    main = f"http://{host}:{settings.port}"
+    urls = {n: main + VENDOR_APPS[n][1] for n in VENDORS}
+    if settings.vendor_ports:
+        urls.update({f"{n} (own port)": f"http://{host}:{settings.vendor_port(n)}" for n in VENDORS})
+    urls["control"] = main + "/_emulator/"
+    return urls

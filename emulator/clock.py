@@ -1,0 +1,64 @@
+"""Virtual clock: real time plus an offset kept in the store, so every worker reads the same time.
+
+Every lifecycle rule (export ready or expired, token expiry, rate windows) reads `now()`; tests and
+users move the clock through the control API instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from .store import Store
+
+_OFFSET_KEY = "clock_offset"
+
+
+class Clock:
+    def __init__(self, store: Store, real_time=time.time):
+        self._store = store
+        self._real_time = real_time
+
+    def offset(self) -> float:
+        return float(self._store.get(_OFFSET_KEY, 0.0))
+
+    def now(self) -> float:
+        """Virtual time in seconds since the Unix epoch."""
+        return self._real_time() + self.offset()
+
+    def now_ms(self) -> int:
+        return int(self.now() * 1000)
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward: 'advance' must be >= 0")
+        self._store.put(_OFFSET_KEY, self.offset() + float(seconds))
+        return self.now()
+
+    def set(self, moment: datetime) -> float:
+        """Set virtual now to `moment` (it may lie in the past: the offset is then negative)."""
+        if moment.tzinfo is None:
+            raise ValueError("the time needs a UTC offset (RFC 3339), e.g. 2026-01-01T00:00:00Z")
+        self._store.put(_OFFSET_KEY, moment.timestamp() - self._real_time())
+        return self.now()
+
+    def reset(self) -> None:
+        self._store.delete(_OFFSET_KEY)
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """Parse an RFC 3339 date-time with a mandatory offset ('Z' or +hh:mm)."""
+    if not isinstance(value, str) or "T" not in value.upper():
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time")
+    text = value.strip()
+    if text[-1] in "zZ":
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return moment
+
+
+def format_rfc3339(ts: float) -> str:
+    """UTC RFC 3339 with a 'Z' suffix and whole seconds, the form the vendors' JSON uses."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,234 @@
+"""The OpenAPI contracts in contracts/: loaded once, and used to check requests before a view runs.
+
+A parameter's rules are written once, in the contract; `Operation.check(request)` coerces query, path
+and header values by their schema type and validates them (and a JSON body) with jsonschema. The vendor
+turns the returned issues into its own error format.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+
+_TRUE, _FALSE = ("true",), ("false",)
+
+
+def contracts_dir() -> Path:
+    return Path(str(resources.files("emulator").joinpath("contracts")))
+
+
+@lru_cache(maxsize=None)
+def load(filename: str) -> dict[str, Any]:
+    return yaml.safe_load((contracts_dir() / filename).read_text())
+
+
+def _resolve(node: Any, doc: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    """Inline local $refs (the contracts have no recursive schemas)."""
+    if isinstance(node, dict):
+        if "$ref" in node and isinstance(node["$ref"], str) and node["$ref"].startswith("#/"):
+            ref = node["$ref"]
+            if ref in seen:
+                raise ValueError(f"recursive $ref {ref}")
+            target: Any = doc
+            for part in ref[2:].split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            merged = dict(_resolve(target, doc, seen + (ref,)))
+            merged.update({k: _resolve(v, doc, seen) for k, v in node.items() if k != "$ref"})
+            return merged
+        return {k: _resolve(v, doc, seen) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, doc, seen) for v in node]
+    return node
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with a request: where (query, path, header, body), which field, and the rule broken."""
+
+    location: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class Operation:
+    def __init__(self, method: str, path: str, spec: dict[str, Any], path_params: list[dict[str, Any]]):
+        self.method = method.upper()
+        self.path = path
+        self.spec = spec
+        params = {(p["in"], p["name"]): p for p in path_params}
+        params.update({(p["in"], p["name"]): p for p in spec.get("parameters", [])})
+        self.parameters = list(params.values())
+        body = (spec.get("requestBody") or {}).get("content", {})
+        json_media = next((v for k, v in body.items() if "json" in k), None)
+        self.body_schema = json_media.get("schema") if json_media else None
+        self.body_required = bool((spec.get("requestBody") or {}).get("required"))
+
+    def check(self, query: Mapping[str, str], path_values: Mapping[str, str] | None = None,
+              headers: Mapping[str, str] | None = None, body: bytes | None = None,
+              case_insensitive_query: bool = False) -> tuple[dict[str, Any], list[Issue]]:
+        """Coerce and validate; return (values by parameter name, issues)."""
+        sources = {"query": query, "path": path_values or {}, "header": headers or {}}
+        if case_insensitive_query:
+            sources["query"] = {k.lower(): v for k, v in query.items()}
+        values: dict[str, Any] = {}
+        issues: list[Issue] = []
+        for param in self.parameters:
+            where, name = param["in"], param["name"]
+            if where not in sources:
+                continue
+            lookup = name.lower() if (where == "header" or (where == "query" and case_insensitive_query)) else name
+            source = sources[where]
+            raw = _get(source, lookup, where == "header")
+            if raw is None:
+                if param.get("required"):
+                    issues.append(Issue(where, name, "is required"))
+                elif "default" in param.get("schema", {}):
+                    values[name] = param["schema"]["default"]
+                continue
+            schema = param.get("schema", {})
+            try:
+                value = coerce(raw, schema)
+            except ValueError as exc:
+                issues.append(Issue(where, name, str(exc)))
+                continue
+            problem = first_error(value, schema)
+            if problem:
+                issues.append(Issue(where, name, problem))
+                continue
+            values[name] = value
+        if self.body_schema is not None and body is not None:
+            if not body.strip():
+                if self.body_required:
+                    issues.append(Issue("body", "(body)", "a JSON request body is required"))
+            else:
+                try:
+                    doc = json.loads(body)
+                except (ValueError, UnicodeDecodeError):
+                    issues.append(Issue("body", "(body)", "is not valid JSON"))
+                else:
+                    for err in body_errors(doc, self.body_schema):
+                        issues.append(err)
+                    values["__body__"] = doc
+        return values, issues
+
+
+def _get(source: Mapping[str, str], name: str, case_insensitive: bool) -> str | None:
+    if name in source:
+        return source[name]
+    if case_insensitive:
+        for key, value in source.items():
+            if key.lower() == name.lower():
+                return value
+    return None
+
+
+def coerce(raw: str, schema: dict[str, Any]) -> Any:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind == "integer":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"must be an integer, got {raw!r}") from None
+    if kind == "number":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"must be a number, got {raw!r}") from None
+    if kind == "boolean":
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(f"must be true or false, got {raw!r}")
+    if kind == "array":
+        items = schema.get("items", {})
+        return [coerce(part, items) for part in raw.split(",")] if raw != "" else []
+    return raw
+
+
+_FORMATS = jsonschema.FormatChecker()
+
+
+def first_error(value: Any, schema: dict[str, Any]) -> str | None:
+    errors = list(jsonschema.Draft202012Validator(schema, format_checker=_FORMATS).iter_errors(value))
+    if not errors:
+        return None
+    err = min(errors, key=lambda e: len(list(e.absolute_path)))
+    return _message(err)
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "enum":
+        return f"must be one of {', '.join(map(str, err.validator_value))}, got {err.instance!r}"
+    if err.validator == "pattern":
+        return f"must match {err.validator_value}, got {err.instance!r}"
+    if err.validator == "format":
+        return f"must be a {err.validator_value}, got {err.instance!r}"
+    if err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"must be {_BOUND[err.validator]} {err.validator_value}, got {err.instance!r}"
+    if err.validator == "required":
+        return err.message
+    return err.message
+
+
+_BOUND = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+
+
+def body_errors(doc: Any, schema: dict[str, Any]) -> list[Issue]:
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMATS)
+    issues = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        path = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "required":
+            missing = err.message.split("'")[1] if "'" in err.message else "?"
+            path = f"{path}.{missing}" if path else missing
+            issues.append(Issue("body", path, "is required"))
+        elif err.validator == "additionalProperties" and "'" in err.message:
+            issues.append(Issue("body", path or "(body)", err.message))
+        else:
+            issues.append(Issue("body", path or "(body)", _message(err)))
+    return issues
+
+
+class Contract:
+    """One OpenAPI file, its $refs inlined, its operations by (METHOD, path template)."""
+
+    def __init__(self, filename: str):
+        raw = load(filename)
+        self.filename = filename
+        self.doc = _resolve(raw, raw)
+        self.operations: dict[tuple[str, str], Operation] = {}
+        for path, item in self.doc.get("paths", {}).items():
+            shared = item.get("parameters", [])
+            for method, spec in item.items():
+                if method in ("get", "post", "put", "patch", "delete", "head", "options"):
+                    self.operations[(method.upper(), path)] = Operation(method, path, spec, shared)
+
+    def op(self, method: str, path: str) -> Operation:
+        return self.operations[(method.upper(), path)]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.doc.get("x-emulator", {})
+
+
+@lru_cache(maxsize=None)
+def contract(filename: str) -> Contract:
+    return Contract(filename)
+
+
+def all_contract_files() -> list[str]:
+    return sorted(p.name for p in contracts_dir().glob("*.openapi.yaml"))

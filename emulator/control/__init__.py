@@ -1,0 +1,192 @@
+"""The control API under /_emulator/: health, reset, clock, scenario, journal, jobs. JSON only.
+
+Open on loopback; when the server listens beyond loopback every call but `GET health` needs the token
+from EMULATOR_CONTROL_TOKEN (header `X-Emulator-Token` or `Authorization: Bearer <token>`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from .. import __version__
+from ..clock import format_rfc3339, parse_rfc3339
+from ..contracts import contract
+from ..core import Core
+from ..faults import ScenarioError
+
+bp = Blueprint("control", __name__, url_prefix="/_emulator")
+CONTRACT = contract("control.openapi.yaml")
+
+
+def core() -> Core:
+    return current_app.config["EMULATOR_CORE"]
+
+
+def problem(status: int, message: str, **extra: Any) -> Response:
+    return Response(json.dumps({"status": status, "error": message, **extra}), status=status,
+                    content_type="application/json")
+
+
+def ok(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    settings = core().settings
+    if settings.loopback_only or (request.endpoint == "control.health" and request.method == "GET"):
+        return None
+    if not settings.control_token:
+        return problem(403, "The control API is disabled: the server listens beyond loopback and "
+                            "EMULATOR_CONTROL_TOKEN is not set.")
+    given = request.headers.get("X-Emulator-Token") or ""
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        given = given or auth[7:].strip()
+    if not hmac.compare_digest(given.encode(), settings.control_token.encode()):
+        return problem(401, "A valid control token is required (header X-Emulator-Token).")
+    return None
+
+
+def _json_body() -> tuple[dict[str, Any] | None, Response | None]:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}, None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None, problem(400, "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return None, problem(400, "The request body must be a JSON object.")
+    return body, None
+
+
+@bp.get("/health")
+def health() -> Response:
+    c = core()
+    s = c.settings
+    return ok({
+        "status": "ok", "version": __version__, "seed": s.seed, "scale": s.scale,
+        "uptime_seconds": round(c.clock._real_time() - c.started_at, 3),
+        "now": format_rfc3339(c.clock.now()), "scenario": c.faults.active()["names"],
+    })
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    core().reset()
+    return ok({"status": "reset", "now": format_rfc3339(core().clock.now())})
+
+
+def _clock_state() -> dict[str, Any]:
+    clock = core().clock
+    now = clock.now()
+    return {"now": format_rfc3339(now), "epoch_ms": int(now * 1000), "offset_seconds": round(clock.offset(), 3)}
+
+
+@bp.route("/clock", methods=["GET", "POST"])
+def clock() -> Response:
+    if request.method == "GET":
+        return ok(_clock_state())
+    body, error = _json_body()
+    if error:
+        return error
+    if set(body) not in ({"advance"}, {"set"}):
+        return problem(400, "Invalid clock change: give exactly one of 'advance' (seconds >= 0) or 'set' (RFC 3339).")
+    if "advance" in body and (isinstance(body["advance"], bool) or not isinstance(body["advance"], (int, float))):
+        return problem(400, "Invalid clock change: advance: must be a number of seconds >= 0.")
+    if "set" in body and not isinstance(body["set"], str):
+        return problem(400, "Invalid clock change: set: must be an RFC 3339 date-time string.")
+    try:
+        if "advance" in body:
+            core().clock.advance(float(body["advance"]))
+        else:
+            core().clock.set(parse_rfc3339(body["set"]))
+    except (ValueError, OverflowError, OSError) as exc:
+        return problem(400, f"Invalid clock change: {exc}")
+    return ok(_clock_state())
+
+
+def _scenario_state() -> dict[str, Any]:
+    faults = core().faults
+    state = faults.active()
+    rules = [{"id": key, **rule} for key, rule in faults.active_rules()]
+    return {"names": state["names"], "rules": rules, "options": state.get("options", {}),
+            "available": sorted(faults.library)}
+
+
+@bp.route("/scenario", methods=["GET", "PUT", "DELETE"])
+def scenario() -> Response:
+    faults = core().faults
+    if request.method == "GET":
+        return ok(_scenario_state())
+    if request.method == "DELETE":
+        faults.activate(["default"])
+        return ok(_scenario_state())
+    body, error = _json_body()
+    if error:
+        return error
+    names = body.get("names", [body["name"]] if "name" in body else [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return problem(400, "'name' must be a string and 'names' a list of strings.")
+    rules = body.get("rules")
+    if rules is not None and not isinstance(rules, list):
+        return problem(400, "'rules' must be a list of rules.")
+    options = body.get("options") or {}
+    if not isinstance(options, dict):
+        return problem(400, "'options' must be an object.")
+    if not names and not rules and not options:
+        return problem(400, "Give 'name', 'names', 'rules' or 'options'.", known=sorted(faults.library))
+    try:
+        faults.activate(names, rules, options)
+    except KeyError as exc:
+        unknown = exc.args[0]
+        return problem(400, f"Unknown scenario {', '.join(map(repr, unknown))}.", known=sorted(faults.library))
+    except ScenarioError as exc:
+        return problem(400, str(exc))
+    return ok(_scenario_state())
+
+
+@bp.get("/scenarios")
+def scenarios() -> Response:
+    library = core().faults.library
+    return ok({"items": [{"name": n, "description": d["description"], "rules": len(d.get("rules") or [])}
+                         for n, d in sorted(library.items())]})
+
+
+_JOURNAL_LIMIT_MAX = 10_000
+
+
+@bp.route("/journal", methods=["GET", "DELETE"])
+def journal() -> Response:
+    store = core().store
+    if request.method == "DELETE":
+        store.clear_journal()
+        return ok({"status": "cleared"})
+    values, issues = CONTRACT.op("GET", "/_emulator/journal").check(request.args)
+    if issues:
+        return problem(400, "Invalid journal filter: " + "; ".join(map(str, issues)))
+    limit = values.get("limit", 1000)
+    entries = store.journal(values, limit)
+    for entry in entries:
+        entry["at"] = format_rfc3339(entry["at"])
+    return ok({"items": entries, "count": len(entries)})
+
+
+@bp.get("/jobs")
+def jobs() -> Response:
+    values, issues = CONTRACT.op("GET", "/_emulator/jobs").check(request.args)
+    if issues:
+        return problem(400, "Invalid jobs filter: " + "; ".join(map(str, issues)))
+    now = core().clock.now()
+    items = [job.to_json(now) for job in core().exports.all(values.get("vendor"), values.get("kind"))]
+    if values.get("state"):
+        items = [j for j in items if j["state"] == values["state"]]
+    for item in items:
+        for key in ("created_at", "ready_at", "expires_at"):
+            item[key] = format_rfc3339(item[key])
+    return ok({"items": items, "count": len(items)})

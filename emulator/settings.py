@@ -1,0 +1,132 @@
+"""One frozen settings object, from CLI flags over EMULATOR_* environment variables over defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+# Default test credentials, accepted out of the box and printed at start (README: "Credentials").
+DEFAULT_APSIS_CLIENT_ID = "5c1e2a9d-7b4f-4e3a-9d61-0e6f1a2b3c4d"
+DEFAULT_APSIS_CLIENT_SECRET = "emulator-apsis-secret-8f3b2c7d1e6a4f90"
+DEFAULT_EXPERTSENDER_API_KEY = "test_api_key1"  # the key the ExpertSender seed's examples use
+DEFAULT_NETCORE_API_KEY = "emulator-netcore-api-key-5d41402abc4b2a76"
+
+VENDORS = ("apsis", "expertsender", "netcore")
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _tuple(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    threads: int = 1
+    seed: int = 42
+    scale: float = 1.0
+    scenarios: tuple[str, ...] = ("default",)
+    state_dir: str | None = None
+    scenario_dir: str | None = None
+    vendor_ports: bool = False
+    apsis_port: int | None = None
+    expertsender_port: int | None = None
+    netcore_port: int | None = None
+    control_token: str | None = None
+    apsis_client_id: str = DEFAULT_APSIS_CLIENT_ID
+    apsis_client_secret: str = DEFAULT_APSIS_CLIENT_SECRET
+    expertsender_api_key: str = DEFAULT_EXPERTSENDER_API_KEY
+    netcore_api_key: str = DEFAULT_NETCORE_API_KEY
+    # Seconds of virtual time an export needs before it is ready, on top of its size-based share.
+    export_delay: float = 1.0
+    gzip_level: int = 6
+    expertsender_timezone: str = "Europe/Warsaw"
+    netcore_timezone: str = "Asia/Kolkata"
+    journal_limit: int = 10_000
+    log_level: str = "info"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def vendor_port(self, vendor: str) -> int:
+        """Port of a vendor's own root-path listener (with --vendor-ports): main port + 1, 2, 3 unless set."""
+        explicit = getattr(self, f"{vendor}_port")
+        return explicit if explicit else self.port + 1 + VENDORS.index(vendor)
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+# Environment variable -> (field, parser)
+_ENV: dict[str, tuple[str, Any]] = {
+    "EMULATOR_HOST": ("host", str),
+    "EMULATOR_PORT": ("port", int),
+    "EMULATOR_WORKERS": ("workers", int),
+    "EMULATOR_THREADS": ("threads", int),
+    "EMULATOR_SEED": ("seed", int),
+    "EMULATOR_SCALE": ("scale", float),
+    "EMULATOR_SCENARIO": ("scenarios", _tuple),
+    "EMULATOR_STATE_DIR": ("state_dir", str),
+    "EMULATOR_SCENARIO_DIR": ("scenario_dir", str),
+    "EMULATOR_VENDOR_PORTS": ("vendor_ports", _bool),
+    "EMULATOR_APSIS_PORT": ("apsis_port", int),
+    "EMULATOR_EXPERTSENDER_PORT": ("expertsender_port", int),
+    "EMULATOR_NETCORE_PORT": ("netcore_port", int),
+    "EMULATOR_CONTROL_TOKEN": ("control_token", str),
+    "EMULATOR_APSIS_CLIENT_ID": ("apsis_client_id", str),
+    "EMULATOR_APSIS_CLIENT_SECRET": ("apsis_client_secret", str),
+    "EMULATOR_EXPERTSENDER_API_KEY": ("expertsender_api_key", str),
+    "EMULATOR_NETCORE_API_KEY": ("netcore_api_key", str),
+    "EMULATOR_EXPORT_DELAY": ("export_delay", float),
+    "EMULATOR_GZIP_LEVEL": ("gzip_level", int),
+    "EMULATOR_EXPERTSENDER_TIMEZONE": ("expertsender_timezone", str),
+    "EMULATOR_NETCORE_TIMEZONE": ("netcore_timezone", str),
+    "EMULATOR_JOURNAL_LIMIT": ("journal_limit", int),
+    "EMULATOR_LOG_LEVEL": ("log_level", str),
+}
+
+ENV_VARS = tuple(_ENV)
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment; keyword overrides (CLI flags) win when not None."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for name, (attr, parse) in _ENV.items():
+        raw = env.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[attr] = parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={raw!r}: {exc}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"port {settings.port} is out of range")
+    if settings.workers < 1 or settings.threads < 1:
+        raise SettingsError("workers and threads must be at least 1")
+    if settings.scale <= 0:
+        raise SettingsError("scale must be positive")
+    if not 0 <= settings.gzip_level <= 9:
+        raise SettingsError("gzip level must be 0-9")
+    if not settings.scenarios:
+        raise SettingsError("at least one scenario is needed (use 'default' for none)")

@@ -1,0 +1,143 @@
+"""What every vendor app shares: fault rules, the journal, and errors in the vendor's own format.
+
+A vendor package calls `make_vendor_app(core, name, render_error)` and adds its routes. The hooks here
+apply the active fault rules before the view runs, record every request in the journal after it, and turn
+any HTTP error (404, 405, bad input) into the vendor's error format instead of Flask's HTML page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from typing import Callable, Iterable, Iterator
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from ..core import Core
+from ..faults import SCENARIO_HEADER, Decision, RequestInfo
+
+log = logging.getLogger("emulator")
+
+# render_error(status, message, headers) -> a Response in the vendor's error format
+ErrorRenderer = Callable[[int, str], Response]
+
+DROP_FLAG = "emulator.drop"
+
+
+class ConnectionDropped(ConnectionError):
+    """Raised in-process where a real server would have closed the connection."""
+
+
+def drop_connection(environ: dict) -> None:
+    """Close the client connection now (under gunicorn), or raise ConnectionDropped in-process."""
+    environ[DROP_FLAG] = True
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        raise ConnectionDropped("the emulator dropped the connection (fault rule)")
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class DropMiddleware:
+    """Honours a drop decided before the response: nothing is sent, the connection closes."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        body = self.app(environ, start_response)
+        if environ.get(DROP_FLAG):
+            if hasattr(body, "close"):
+                body.close()
+            drop_connection(environ)
+            return []
+        return body
+
+
+def _truncate(chunks: Iterable[bytes], limit: int, environ: dict) -> Iterator[bytes]:
+    sent = 0
+    for chunk in chunks:
+        if sent + len(chunk) >= limit:
+            yield chunk[: limit - sent]
+            drop_connection(environ)
+            return
+        sent += len(chunk)
+        yield chunk
+    # the whole body was shorter than the limit: nothing to cut
+
+
+def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask:
+    app = Flask(f"emulator.vendors.{name}")
+    app.config["EMULATOR_CORE"] = core
+    app.url_map.strict_slashes = False
+
+    @app.before_request
+    def _faults() -> Response | None:
+        g.started = time.perf_counter()
+        g.decision = Decision()
+        header = request.headers.get(SCENARIO_HEADER, "")
+        header_scenarios = tuple(s.strip() for s in header.split(",") if s.strip())
+        info = RequestInfo(name, request.method, request.path, request.args.to_dict(), header_scenarios)
+        try:
+            decision = core.faults.decide(info)
+        except KeyError as exc:
+            known = ", ".join(sorted(core.faults.library))
+            return render_error(400, f"Unknown scenario {exc.args[0]!r} in {SCENARIO_HEADER}; known: {known}")
+        g.decision = decision
+        if decision.delay_ms:
+            time.sleep(decision.delay_ms / 1000)  # a real latency fault, by design
+        if decision.drop:
+            request.environ[DROP_FLAG] = True
+            return Response(b"", status=500)
+        if decision.status is not None:
+            return forced_response(decision, render_error)
+        return None
+
+    @app.after_request
+    def _journal(response: Response) -> Response:
+        decision: Decision = g.get("decision") or Decision()
+        for key, value in decision.headers.items():
+            response.headers[key] = value
+        if decision.truncate_after_bytes is not None and response.status_code < 400:
+            response.response = _truncate(response.response, decision.truncate_after_bytes, request.environ)
+            response.direct_passthrough = True
+        body = request.get_data(cache=True) if request.content_length else b""
+        core.record(vendor=name, method=request.method, path=request.path, query=request.args.to_dict(),
+                    headers=dict(request.headers), body=body, status=response.status_code, fault=decision.rule)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        response = render_error(exc.code or 500, exc.description or exc.name)
+        for key, value in exc.get_headers():
+            if key.lower() != "content-type":
+                response.headers[key] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error in %s view", name)
+        return render_error(500, "Internal error in the emulator (this is a bug: please report it)")
+
+    return app
+
+
+def forced_response(decision: Decision, render_error: ErrorRenderer) -> Response:
+    """The answer a fault rule forces: a literal body if the rule gives one, else the vendor's error."""
+    status = decision.status or 500
+    if decision.body is not None:
+        if isinstance(decision.body, (dict, list)):
+            return Response(json.dumps(decision.body), status=status,
+                            content_type=decision.content_type or "application/json")
+        return Response(str(decision.body), status=status, content_type=decision.content_type or "text/plain")
+    return render_error(status, decision.message or HTTP_STATUS_CODES.get(status, "Error"))
+
+
+def core_of(app: Flask) -> Core:
+    return app.config["EMULATOR_CORE"]

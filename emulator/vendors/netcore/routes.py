@@ -1,0 +1,14 @@
+"""Netcore route table."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ...core import Core
+from ..base import make_vendor_app
+from .errors import envelope_error
+
+
+def create_app(core: Core) -> Flask:
+    app = make_vendor_app(core, "netcore", envelope_error)
+    return app

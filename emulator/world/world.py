@@ -1,0 +1,427 @@
+"""One seeded world of email activity, and its events for any time window.
+
+The events of a window are a pure function of (seed, scale, window). They are generated lazily, one
+shard per hour of time, each shard independent of every other, so that
+`events(a, c) == events(a, b) + events(b, c)` for any cut b and a window costs only its own events.
+
+A message's whole story is a function of the message and the recipient: whether a send was dropped,
+invalid, bounced or delivered is a hash of (message, recipient), so an open generated for hour 30 after
+the send is only ever given to a recipient the send hour delivered to. Event times never precede the
+send of their message.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+from . import model as m
+from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
+from .hashing import alnum, h, mix
+from .model import Event, Link, Message, Recipient, Variation, Wave
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+BASE_RECIPIENTS = 5_000  # recipients at scale 1; volume per hour follows scale
+ENGAGEMENT_HOURS = 48  # opens and clicks happen within two days of the send
+# Share of a delivery's engagement falling k hours after the send (decays with a 6-hour constant).
+_RAW = [math.exp(-k / 6.0) for k in range(ENGAGEMENT_HOURS)]
+ENGAGEMENT_WEIGHTS = tuple(w / sum(_RAW) for w in _RAW)
+Y2020_MS = 1_577_836_800_000
+
+# Bounce codes from the APSIS email export seed, with the rough share each has among bounces.
+BOUNCE_CODES = ((2001, 30), (2002, 8), (2004, 6), (3001, 14), (3002, 6), (3003, 4), (1000, 6), (1002, 4),
+                (4003, 5), (4007, 3), (4008, 3), (4009, 2), (5000, 6), (9999, 3))
+_BOUNCE_TABLE = [code for code, share in BOUNCE_CODES for _ in range(share)]
+REMOVAL_REASONS = ("Subscriber", "User", "Bounce", "Spam", "UserUnknown", "Api")  # ExpertSender seed
+
+# Per 10,000 send attempts: suppressed before sending, invalid address.
+DROP_BP, INVALID_BP = 25, 15
+UNSUBSCRIBE_PER_OPEN = 0.008
+COMPLAINT_PER_OPEN = 0.0015
+GOAL_PER_CLICK = 0.05
+DUPLICATE_RATE = 0.002  # retried events that repeat a correlation id (APSIS seed quirk)
+
+
+def bounce_kind(code: int) -> str:
+    """hard, soft or transient, from the APSIS code ranges."""
+    if 2000 <= code < 3000 or 1000 <= code < 2000:
+        return "hard"
+    if 3000 <= code < 4000 or 5000 <= code < 6000:
+        return "soft"
+    return "transient"
+
+
+class World:
+    def __init__(self, seed: int, scale: float = 1.0):
+        self.seed = seed
+        self.scale = scale
+        self.size = max(100, int(BASE_RECIPIENTS * scale))
+        self.catalog: Catalog = build_catalog(seed, self.size)
+        cat = self.catalog
+        self._first_slugs = [tuple(slug(n, "anna") for n in names) for names in cat.first_names]
+        self._last_slugs = [tuple(slug(n, "nowak") for n in names) for names in cat.last_names]
+        self._locale_cum = list(_cumulative(cat.locale_weights))
+        # Recipients are visited in a seeded permuted order: lists are ranges of that order.
+        self._perm_a = _coprime(self.size, 1 + h(seed, 1) % self.size)
+        self._perm_b = h(seed, 2) % self.size
+        self.lists_by_id = {lst.id: lst for lst in cat.lists}
+        self.segments_by_id = {seg.id: seg for seg in cat.segments}
+        self.recipient = lru_cache(maxsize=1 << 16)(self._recipient)
+        self.messages_on = lru_cache(maxsize=256)(self._messages_on)
+        self.shard = lru_cache(maxsize=8)(self._shard)
+
+    # --- recipients ------------------------------------------------------------------------
+    def _recipient(self, i: int) -> Recipient:
+        seed = self.seed
+        x = h(seed, 10, i)
+        loc = bisect.bisect_right(self._locale_cum, x % self._locale_cum[-1])
+        n_first, n_last = len(self._first_slugs[loc]), len(self._last_slugs[loc])
+        fi, li = (x >> 8) % n_first, (x >> 20) % n_last
+        first, last = self.catalog.first_names[loc][fi], self.catalog.last_names[loc][li]
+        fs, ls = self._first_slugs[loc][fi], self._last_slugs[loc][li]
+        pattern = (x >> 32) % 4
+        local = (f"{fs}.{ls}{i}", f"{fs[0]}{ls}{i}", f"{fs}{i}", f"{fs}_{ls}{i}")[pattern]
+        domain = FREE_MAIL[(x >> 36) % len(FREE_MAIL)]
+        y = h(seed, 11, i)
+        _, country, code, _ = LOCALES[loc]
+        device_roll = y % 100
+        device = DEVICES[0]
+        for dev, weight in zip(DEVICES, DEVICE_WEIGHTS):
+            if device_roll < weight:
+                device = dev
+                break
+            device_roll -= weight
+        born = date(1950, 1, 1) + timedelta(days=(y >> 8) % 20_000)
+        created = Y2020_MS - 4 * 365 * DAY_MS + ((y >> 24) % (6 * 365)) * DAY_MS
+        z = h(seed, 12, i)
+        return Recipient(
+            index=i,
+            subscriber_id=1_000_000 + i,
+            email=f"{local}@{domain}",
+            phone=f"{code}{500_000_000 + (z % 499_999_999)}",
+            first_name=first,
+            last_name=last,
+            custom_id="" if (z >> 40) % 5 == 0 else f"C-{(z >> 8) % 10**7:07d}",
+            country=country,
+            city=self.catalog.cities[loc][(z >> 20) % len(self.catalog.cities[loc])],
+            gender=("female", "male", "female", "male", "")[(z >> 30) % 5],
+            birthdate=born.isoformat(),
+            device=device,
+            ip=f"{(z >> 3) % 223 + 1}.{(z >> 11) % 256}.{(z >> 19) % 256}.{(z >> 27) % 254 + 1}",
+            profile_key=alnum(h(seed, 13, i), 12) + alnum(h(seed, 14, i), 8),
+            loyalty_points=(z >> 35) % 5000,
+            vip=(z >> 50) % 10 == 0,
+            last_purchase_ms=created + ((z >> 44) % 700) * DAY_MS,
+            lifetime_value=round(((z >> 13) % 500_000) / 100, 2),
+            created_ms=created,
+            section=i % len(self.catalog.sections),
+        )
+
+    def _permute(self, i: int) -> int:
+        return (i * self._perm_a + self._perm_b) % self.size
+
+    def list_member(self, list_id: int, position: int) -> int:
+        """The recipient at `position` of a list (positions 0..size-1)."""
+        lst = self.lists_by_id[list_id]
+        return self._permute((lst.offset + position) % self.size)
+
+    def in_list(self, list_id: int, recipient: int) -> bool:
+        lst = self.lists_by_id[list_id]
+        i = ((recipient - self._perm_b) * pow(self._perm_a, -1, self.size)) % self.size
+        return (i - lst.offset) % self.size < lst.size
+
+    def in_segment(self, segment_id: int, recipient: int) -> bool:
+        seg = self.segments_by_id[segment_id]
+        return h(self.seed, 20, segment_id, recipient) % 1000 < seg.share_permille
+
+    def has_tag(self, tag_id: int, recipient: int) -> bool:
+        tag = next(t for t in self.catalog.tags if t.id == tag_id)
+        return h(self.seed, 21, tag_id, recipient) % 1000 < tag.share_permille
+
+    def recipients(self) -> Iterator[Recipient]:
+        return (self.recipient(i) for i in range(self.size))
+
+    # --- messages --------------------------------------------------------------------------
+    def _messages_on(self, day: int) -> tuple[Message, ...]:
+        """The messages whose sending starts on UTC day `day` (days since the Unix epoch)."""
+        cat, seed = self.catalog, self.seed
+        rng = random.Random(h(seed, 30, day))
+        count = 2 + rng.randrange(4) + (1 if rng.random() < 0.4 else 0)
+        out = []
+        for k in range(count):
+            mid = day * 8 + k
+            channel = m.SMS if k == count - 1 and count > 2 and rng.random() < 0.5 else m.EMAIL
+            lst = cat.lists[6] if channel == m.SMS else rng.choice(cat.lists)
+            segment = rng.choice(cat.segments) if rng.random() < 0.3 else None
+            sender = rng.choice(cat.senders)
+            subject = rng.choice(cat.subjects)
+            send_ms = day * DAY_MS + (7 + rng.randrange(13)) * HOUR_MS + rng.randrange(40 * 60_000)
+            size = lst.size
+            step = max(1, min(200, 600_000 // max(size, 1)))  # whole send within 10 minutes
+            variations: list[Variation] = []
+            winner = -1
+            if channel == m.EMAIL and rng.random() < 0.2:
+                n_var = 2 + (rng.random() < 0.3)
+                for v in range(n_var):
+                    variations.append(Variation(mid * 10 + v + 1, f"Group {'ABC'[v]}",
+                                                rng.choice(cat.subjects) if v else subject))
+                winner = rng.randrange(n_var)
+                test = max(n_var, size // 5)
+                waves = [Wave(send_ms, v * test // n_var, (v + 1) * test // n_var, v, step) for v in range(n_var)]
+                waves.append(Wave(send_ms + (2 + rng.randrange(3)) * HOUR_MS, test, size, n_var, step))
+            else:
+                waves = [Wave(send_ms, 0, size, -1, step)]
+            site = sender.domain.removeprefix("mail.")
+            links = tuple(
+                Link(mid * 100 + n + 1, f"https://www.{site}/{path}?utm_source=email&utm_campaign={mid}", title)
+                for n, (path, title) in enumerate(rng.sample(cat.link_pages, 2 + rng.randrange(5)))
+            )
+            kind = ("Newsletter", "Campaign", "Offer", "Announcement")[rng.randrange(4)]
+            tags = [("API", "D&D")[rng.randrange(2)], rng.choice(cat.message_tags[3:])]
+            if variations:
+                tags.append("A/B")
+            out.append(Message(
+                id=mid, day=day, channel=channel,
+                name=f"{kind} {date(1970, 1, 1) + timedelta(days=day)}: {subject[:40]}",
+                subject=subject if channel == m.EMAIL else f"SMS: {subject[:60]}",
+                sender_name=sender.name, sender_email=sender.email, sender_domain=sender.domain,
+                section=lst.section, list_id=lst.id, segment_id=segment.id if segment else 0,
+                send_ms=send_ms, links=links, tags=tuple(tags), content_id=mid * 3 + 1,
+                waves=tuple(waves), variations=tuple(variations), winner=winner,
+                open_rate=0.22 + 0.16 * rng.random(), click_rate=0.11 + 0.13 * rng.random(),
+                bounce_bp=100 + rng.randrange(200), xapiheader=f"cmp-{mid}-{alnum(h(seed, 31, mid), 6)}",
+            ))
+        return tuple(out)
+
+    def message(self, message_id: int) -> Message | None:
+        day, k = divmod(message_id, 8)
+        msgs = self.messages_on(day)
+        return msgs[k] if k < len(msgs) else None
+
+    def messages_between(self, start_ms: int, end_ms: int) -> Iterator[Message]:
+        """Messages whose send starts in [start_ms, end_ms), oldest first."""
+        for day in range(start_ms // DAY_MS, (end_ms - 1) // DAY_MS + 1):
+            for msg in self.messages_on(day):
+                if start_ms <= msg.send_ms < end_ms:
+                    yield msg
+
+    def audience_member(self, msg: Message, position: int) -> int:
+        """Recipient at a position of the message's audience, or -1 when a segment filters them out."""
+        r = self.list_member(msg.list_id, position)
+        if msg.segment_id and not self.in_segment(msg.segment_id, r):
+            return -1
+        return r
+
+    def send_outcome(self, msg: Message, recipient: int) -> tuple[str, int]:
+        """(dropped | invalid | bounced | delivered, bounce code): a pure function of message and recipient."""
+        x = h(self.seed, 40, msg.id, recipient)
+        roll = x % 10_000
+        if roll < DROP_BP:
+            return m.DROPPED, 0
+        if roll < DROP_BP + INVALID_BP:
+            return m.INVALID, 0
+        if roll < DROP_BP + INVALID_BP + msg.bounce_bp:
+            return m.BOUNCED, _BOUNCE_TABLE[(x >> 20) % len(_BOUNCE_TABLE)]
+        return m.DELIVERED, 0
+
+    def delivery_ip(self, msg: Message, recipient: int) -> str:
+        ips = self.catalog.delivery_ips
+        return ips[h(self.seed, 41, msg.id, recipient) % len(ips)]
+
+    # --- events ----------------------------------------------------------------------------
+    def events(self, start_ms: int, end_ms: int, types: Iterable[str] | None = None) -> Iterator[Event]:
+        """Events with start_ms <= ts < end_ms in time order, shard by shard (memory: one shard)."""
+        wanted = frozenset(types) if types is not None else None
+        for hour in range(start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS + 1):
+            shard = self.shard(hour)
+            lo = 0 if start_ms <= hour * HOUR_MS else bisect.bisect_left(shard, start_ms, key=_ts)
+            hi = len(shard) if end_ms >= (hour + 1) * HOUR_MS else bisect.bisect_left(shard, end_ms, key=_ts)
+            if wanted is None:
+                yield from shard[lo:hi]
+            else:
+                for i in range(lo, hi):
+                    if shard[i].type in wanted:
+                        yield shard[i]
+
+    def _shard(self, hour: int) -> tuple[Event, ...]:
+        """All events of one hour, sorted by time. Depends only on (seed, scale, hour)."""
+        gen = _ShardBuilder(self, hour)
+        day = hour // 24
+        for d in range(day - (ENGAGEMENT_HOURS // 24) - 1, day + 1):
+            for msg in self.messages_on(d):
+                for wave in msg.waves:
+                    k = hour - wave.hour
+                    if k == 0:
+                        gen.sends(msg, wave)
+                    if 0 <= k < ENGAGEMENT_HOURS:
+                        gen.engagement(msg, wave, k)
+        gen.list_activity()
+        return gen.finish()
+
+
+def _ts(event: Event) -> int:
+    return event.ts
+
+
+def _cumulative(weights: Iterable[int]) -> Iterator[int]:
+    total = 0
+    for w in weights:
+        total += w
+        yield total
+
+
+def _coprime(n: int, start: int) -> int:
+    a = max(1, start)
+    while math.gcd(a, n) != 1:
+        a += 1
+    return a
+
+
+class _ShardBuilder:
+    """Collects one hour's events. Per-event choices use one seeded random.Random for the hour."""
+
+    def __init__(self, world: World, hour: int):
+        self.w = world
+        self.hour = hour
+        self.start = hour * HOUR_MS
+        self.end = self.start + HOUR_MS  # exclusive
+        self.rng = random.Random(h(world.seed, 50, hour))
+        self.out: list[Event] = []
+        self.seq = 0
+
+    def _add(self, ts, typ, msg_id, r, channel, variation=-1, link=-1, device="", ip="", bounce=0, reason="",
+             list_id=0, goal=0, retry=False, source_lag=True):
+        self.seq += 1
+        rng = self.rng
+        if ts < Y2020_MS and rng.random() < 0.8:
+            source = 0  # event_time was introduced at the beginning of 2020 (APSIS seed)
+        else:
+            roll = rng.random()
+            if roll < 0.002:
+                source = 0  # the source did not give a time
+            elif roll < 0.003:
+                source = rng.randrange(86_400_000)  # the source sent 0 as seconds: a 1970 date
+            else:
+                source = ts - rng.randrange(900) if source_lag else ts
+        ev = Event(ts, typ, msg_id, r, self.seq, source, channel, variation, link, device, ip, bounce, reason,
+                   list_id, goal, False)
+        self.out.append(ev)
+        if retry and rng.random() < DUPLICATE_RATE:
+            # A retried delivery of the same event: same seq, so the same correlation id (APSIS seed).
+            self.out.append(ev._replace(ts=min(self.end - 1, ts + 1 + rng.randrange(3000)), duplicate=True))
+
+    def sends(self, msg: Message, wave: Wave) -> None:
+        w, rng = self.w, self.rng
+        for pos in range(wave.lo, wave.hi):
+            r = w.audience_member(msg, pos)
+            if r < 0:
+                continue
+            sent_ms = wave.start_ms + (pos - wave.lo) * wave.step_ms
+            outcome, code = w.send_outcome(msg, r)
+            if outcome in (m.DROPPED, m.INVALID):
+                self._add(sent_ms, outcome, msg.id, r, msg.channel, wave.variation, source_lag=False)
+                continue
+            self._add(sent_ms, m.SENT, msg.id, r, msg.channel, wave.variation, source_lag=False)
+            later = min(self.end - 1, sent_ms + 1000 + rng.randrange(60_000))
+            if outcome == m.BOUNCED:
+                self._add(later, m.BOUNCED, msg.id, r, msg.channel, wave.variation, bounce=code)
+                if code == 2001:  # "user unknown" removes the address (ExpertSender removal reason)
+                    self._add(min(self.end - 1, later + 1000), m.UNSUBSCRIBED, msg.id, r, msg.channel,
+                              wave.variation, reason="UserUnknown", list_id=msg.list_id)
+            else:
+                self._add(later, m.DELIVERED, msg.id, r, msg.channel, wave.variation, retry=True)
+
+    def engagement(self, msg: Message, wave: Wave, k: int) -> None:
+        w, rng = self.w, self.rng
+        size = wave.hi - wave.lo
+        rate = msg.open_rate if msg.channel == m.EMAIL else msg.click_rate * 0.5
+        expected = size * rate * ENGAGEMENT_WEIGHTS[k]
+        count = int(expected) + (rng.random() < expected - int(expected))
+        for _ in range(count):
+            pos = wave.lo + rng.randrange(size)
+            r = w.audience_member(msg, pos)
+            if r < 0 or w.send_outcome(msg, r)[0] != m.DELIVERED:
+                continue
+            if k == 0:
+                earliest = wave.start_ms + (pos - wave.lo) * wave.step_ms + 30_000
+                if earliest >= self.end:
+                    continue
+                t = earliest + rng.randrange(self.end - earliest)
+            else:
+                t = self.start + rng.randrange(HOUR_MS)
+            person = w.recipient(r)
+            device = person.device if rng.random() < 0.8 else DEVICES[rng.randrange(3)]
+            ip = person.ip if rng.random() < 0.7 else f"{rng.randrange(1, 223)}.{rng.randrange(256)}." \
+                                                      f"{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            v = wave.variation
+            if msg.channel == m.EMAIL:
+                self._add(t, m.OPENED, msg.id, r, msg.channel, v, device=device, ip=ip, retry=True)
+                clicked = rng.random() < msg.click_rate
+            else:
+                clicked = True
+            if clicked:
+                t = min(self.end - 1, t + 3000 + rng.randrange(300_000))
+                link = rng.randrange(len(msg.links))
+                self._add(t, m.CLICKED, msg.id, r, msg.channel, v, link=link, device=device, ip=ip, retry=True)
+                if rng.random() < GOAL_PER_CLICK:
+                    goal = rng.choice(w.catalog.goals)
+                    self._add(min(self.end - 1, t + 60_000 + rng.randrange(600_000)), m.GOAL, msg.id, r,
+                              msg.channel, v, ip=ip, goal=goal.id)
+            roll = rng.random()
+            if roll < UNSUBSCRIBE_PER_OPEN:
+                self._add(min(self.end - 1, t + 5000 + rng.randrange(120_000)), m.UNSUBSCRIBED, msg.id, r,
+                          msg.channel, v, ip=ip, reason="Subscriber", list_id=msg.list_id)
+            elif roll < UNSUBSCRIBE_PER_OPEN + COMPLAINT_PER_OPEN and msg.channel == m.EMAIL:
+                t = min(self.end - 1, t + 5000 + rng.randrange(600_000))
+                self._add(t, m.COMPLAINED, msg.id, r, msg.channel, v)
+                # A complaint removes the subscriber (ExpertSender removal reason "Spam").
+                self._add(min(self.end - 1, t + 1000), m.UNSUBSCRIBED, msg.id, r, msg.channel, v,
+                          reason="Spam", list_id=msg.list_id)
+
+    def list_activity(self) -> None:
+        """Subscriptions, confirmations of double opt-in lists, and removals not caused by a message."""
+        w, rng = self.w, self.rng
+        local_hour = (self.hour + 1) % 24  # busiest in the European daytime
+        diurnal = 0.3 + 1.4 * math.sin(math.pi * max(0, min(local_hour - 6, 16)) / 16)
+        expected = w.size * 0.0004 * diurnal
+        count = int(expected) + (rng.random() < expected - int(expected))
+        lists = w.catalog.lists
+        for _ in range(count):
+            lst = lists[rng.randrange(len(lists))]
+            r = w.list_member(lst.id, rng.randrange(lst.size))
+            channel = m.SMS if lst is lists[6] else m.EMAIL
+            t = self.start + rng.randrange(HOUR_MS)
+            ip = w.recipient(r).ip
+            self._add(t, m.SUBSCRIBED, 0, r, channel, ip=ip, list_id=lst.id)
+            if lst.double_opt_in and channel == m.EMAIL and rng.random() < 0.7:
+                t2 = t + 30_000 + rng.randrange(1_800_000)
+                if t2 < self.end:
+                    self._add(t2, m.CONFIRMED, 0, r, channel, ip=ip, list_id=lst.id)
+        expected = w.size * 0.00002 * diurnal
+        for _ in range(int(expected) + (rng.random() < expected - int(expected))):
+            lst = lists[rng.randrange(len(lists))]
+            r = w.list_member(lst.id, rng.randrange(lst.size))
+            reason = ("User", "Api", "Bounce")[rng.randrange(3)]
+            self._add(self.start + rng.randrange(HOUR_MS), m.UNSUBSCRIBED, 0, r,
+                      m.SMS if lst is lists[6] else m.EMAIL, reason=reason, list_id=lst.id)
+
+    def finish(self) -> tuple[Event, ...]:
+        self.out.sort(key=lambda e: (e.ts, e.seq, e.duplicate))
+        return tuple(self.out)
+
+
+_WORLDS: dict[tuple[int, float], World] = {}
+
+
+def get_world(seed: int, scale: float = 1.0) -> World:
+    """The world of a seed, built once per process and cached."""
+    key = (seed, scale)
+    world = _WORLDS.get(key)
+    if world is None:
+        world = _WORLDS[key] = World(seed, scale)
+    return world
