@@ -61,4 +61,5 @@ def parse_rfc3339(value: str) -> datetime:
 
 def format_rfc3339(ts: float) -> str:
     """UTC RFC 3339 with a 'Z' suffix and whole seconds, the form the vendors' JSON uses."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = datetime.fromtimestamp(int(ts), timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -29,17 +29,25 @@ def load(filename: str) -> dict[str, Any]:
     return yaml.safe_load((contracts_dir() / filename).read_text())
 
 
+def _pointer(doc: Any, pointer: str) -> Any:
+    target = doc
+    for part in filter(None, pointer.split("/")):
+        target = target[part.replace("~1", "/").replace("~0", "~")]
+    return target
+
+
 def _resolve(node: Any, doc: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
-    """Inline local $refs (the contracts have no recursive schemas)."""
+    """Inline $refs: local ones, and ones into a sibling file such as ../scenarios/scenario.schema.json."""
     if isinstance(node, dict):
-        if "$ref" in node and isinstance(node["$ref"], str) and node["$ref"].startswith("#/"):
-            ref = node["$ref"]
+        ref = node.get("$ref")
+        if isinstance(ref, str):
             if ref in seen:
                 raise ValueError(f"recursive $ref {ref}")
-            target: Any = doc
-            for part in ref[2:].split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            merged = dict(_resolve(target, doc, seen + (ref,)))
+            filename, _, pointer = ref.partition("#")
+            base = doc
+            if filename:
+                base = yaml.safe_load((contracts_dir() / filename).read_text())
+            merged = dict(_resolve(_pointer(base, pointer), base, seen + (ref,)))
             merged.update({k: _resolve(v, doc, seen) for k, v in node.items() if k != "$ref"})
             return merged
         return {k: _resolve(v, doc, seen) for k, v in node.items()}

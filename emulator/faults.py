@@ -150,7 +150,7 @@ class Faults:
         unknown = [n for n in names if n not in self.library]
         if unknown:
             raise KeyError(unknown)
-        if rules:
+        if rules or options:
             validate_scenario({"name": "runtime", "description": "rules set through the control API",
                                "rules": rules, "options": options or {}}, "control API")
         state = {"names": names or (["default"] if not rules else []), "rules": rules or [], "options": options or {}}

@@ -101,6 +101,10 @@ def clock() -> Response:
         return problem(400, "Invalid clock change: advance: must be a number of seconds >= 0.")
     if "set" in body and not isinstance(body["set"], str):
         return problem(400, "Invalid clock change: set: must be an RFC 3339 date-time string.")
+    issues = CONTRACT.op("POST", "/_emulator/clock").check({}, body=json.dumps(body).encode())[1]
+    if issues:
+        return problem(400, "Invalid clock change: advance must be 0 to 3153600000 seconds, set an RFC 3339 "
+                            "date-time with offset.")
     try:
         if "advance" in body:
             core().clock.advance(float(body["advance"]))
@@ -130,17 +134,21 @@ def scenario() -> Response:
     body, error = _json_body()
     if error:
         return error
-    names = body.get("names", [body["name"]] if "name" in body else [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+    issues = CONTRACT.op("PUT", "/_emulator/scenario").check({}, body=json.dumps(body).encode())[1]
+    if issues:
+        return problem(400, "Invalid scenario: " + "; ".join(map(str, issues)), known=sorted(faults.library))
+    names = body.get("names") or []
+    if not isinstance(names, list) or not isinstance(body.get("name", ""), str):
         return problem(400, "'name' must be a string and 'names' a list of strings.")
+    names = ([body["name"]] if body.get("name") else []) + names
+    if not all(isinstance(n, str) for n in names):
+        return problem(400, "'names' must be a list of strings.")
     rules = body.get("rules")
     if rules is not None and not isinstance(rules, list):
         return problem(400, "'rules' must be a list of rules.")
     options = body.get("options") or {}
     if not isinstance(options, dict):
         return problem(400, "'options' must be an object.")
-    if not names and not rules and not options:
-        return problem(400, "Give 'name', 'names', 'rules' or 'options'.", known=sorted(faults.library))
     try:
         faults.activate(names, rules, options)
     except KeyError as exc:
