@@ -16,7 +16,7 @@ from .store import Store
 from .world import World, get_world
 
 # Headers whose values never reach the journal in clear.
-SECRET_HEADERS = {"authorization", "api_key", "x-apsis-auth", "x-emulator-token", "cookie", "apikey"}
+SECRET_HEADERS = {"authorization", "api_key", "x_apsis_auth", "x_emulator_token", "cookie", "apikey"}
 SECRET_QUERY = {"apikey", "api_key", "token", "access_token", "client_secret"}
 
 
@@ -40,7 +40,8 @@ class Core:
     # --- journal -----------------------------------------------------------------------------
     def record(self, *, vendor: str, method: str, path: str, query: dict[str, str], headers: dict[str, str],
                body: bytes, status: int, fault: str | None) -> None:
-        masked_headers = {k: (mask(v) if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+        masked_headers = {k: (mask(v) if k.lower().replace("-", "_") in SECRET_HEADERS else v)
+                          for k, v in headers.items()}
         masked_query = "&".join(f"{k}={mask(v) if k.lower() in SECRET_QUERY else v}" for k, v in query.items())
         self.store.append_journal({
             "at": self.clock.now(), "vendor": vendor, "method": method, "path": path, "query": masked_query,

@@ -152,7 +152,7 @@ class Faults:
             raise KeyError(unknown)
         if rules or options:
             validate_scenario({"name": "runtime", "description": "rules set through the control API",
-                               "rules": rules, "options": options or {}}, "control API")
+                               "rules": rules or [], "options": options or {}}, "control API")
         state = {"names": names or (["default"] if not rules else []), "rules": rules or [], "options": options or {}}
         self._store.put(_ACTIVE_KEY, state)
         self._store.clear_counters("fault:")

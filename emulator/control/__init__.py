@@ -7,6 +7,7 @@ from EMULATOR_CONTROL_TOKEN (header `X-Emulator-Token` or `Authorization: Bearer
 from __future__ import annotations
 
 import hmac
+import os
 import json
 from typing import Any
 
@@ -70,7 +71,7 @@ def health() -> Response:
     c = core()
     s = c.settings
     return ok({
-        "status": "ok", "version": __version__, "seed": s.seed, "scale": s.scale,
+        "status": "ok", "version": __version__, "seed": s.seed, "scale": s.scale, "worker_pid": os.getpid(),
         "uptime_seconds": round(c.clock._real_time() - c.started_at, 3),
         "now": format_rfc3339(c.clock.now()), "scenario": c.faults.active()["names"],
     })

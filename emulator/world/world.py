@@ -28,8 +28,8 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 BASE_RECIPIENTS = 5_000  # recipients at scale 1; volume per hour follows scale
 ENGAGEMENT_HOURS = 48  # opens and clicks happen within two days of the send
-# Share of a delivery's engagement falling k hours after the send (decays with a 6-hour constant).
-_RAW = [math.exp(-k / 6.0) for k in range(ENGAGEMENT_HOURS)]
+# Share of a delivery's engagement falling k hours after the send (decays with a 3-hour constant).
+_RAW = [math.exp(-k / 3.0) for k in range(ENGAGEMENT_HOURS)]
 ENGAGEMENT_WEIGHTS = tuple(w / sum(_RAW) for w in _RAW)
 Y2020_MS = 1_577_836_800_000
 
@@ -193,7 +193,7 @@ class World:
                 section=lst.section, list_id=lst.id, segment_id=segment.id if segment else 0,
                 send_ms=send_ms, links=links, tags=tuple(tags), content_id=mid * 3 + 1,
                 waves=tuple(waves), variations=tuple(variations), winner=winner,
-                open_rate=0.22 + 0.16 * rng.random(), click_rate=0.11 + 0.13 * rng.random(),
+                open_rate=0.24 + 0.10 * rng.random(), click_rate=0.11 + 0.13 * rng.random(),
                 bounce_bp=100 + rng.randrange(200), xapiheader=f"cmp-{mid}-{alnum(h(seed, 31, mid), 6)}",
             ))
         return tuple(out)
@@ -330,7 +330,7 @@ class _ShardBuilder:
             later = min(self.end - 1, sent_ms + 1000 + rng.randrange(60_000))
             if outcome == m.BOUNCED:
                 self._add(later, m.BOUNCED, msg.id, r, msg.channel, wave.variation, bounce=code)
-                if code == 2001:  # "user unknown" removes the address (ExpertSender removal reason)
+                if code == 2001 and rng.random() < 0.3:  # "user unknown" may remove the address (ExpertSender)
                     self._add(min(self.end - 1, later + 1000), m.UNSUBSCRIBED, msg.id, r, msg.channel,
                               wave.variation, reason="UserUnknown", list_id=msg.list_id)
             else:

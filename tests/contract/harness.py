@@ -12,9 +12,9 @@ from importlib import import_module
 from typing import Any
 
 import schemathesis
-import schemathesis.checks as checks
 from hypothesis import HealthCheck, settings
 
+from emulator.conform import merge_auth, skipped_checks  # noqa: F401  (shared with the conform command)
 from emulator.contracts import contracts_dir, load
 from emulator.vendors import VENDOR_APPS
 
@@ -34,19 +34,6 @@ def meta(filename: str) -> dict[str, Any]:
 def vendor_hooks(filename: str):
     vendor = meta(filename).get("vendor")
     return import_module(VENDOR_APPS[vendor][0]) if vendor in VENDOR_APPS else None
-
-
-def skipped_checks(case) -> list:
-    raw = case.operation.definition.raw
-    names = raw.get("x-emulator-skip-checks") or {}
-    return [getattr(checks, name) for name in names]
-
-
-def merge_auth(case, auth: dict[str, dict[str, str]]) -> dict[str, str]:
-    """Put credentials in the case unless the case itself sets that parameter; return extra headers."""
-    if auth.get("query"):
-        case.query = {**auth["query"], **(case.query or {})}
-    return {k: v for k, v in (auth.get("headers") or {}).items() if k not in (case.headers or {})}
 
 
 def live_target(filename: str) -> tuple[str | None, dict | None, str]:

@@ -1,0 +1,168 @@
+"""The command line: `email-events-emulator serve | scenarios | conform`."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import dataclasses
+import os
+import shutil
+import sys
+from importlib import import_module
+from typing import Sequence
+
+from . import __version__
+from .faults import ScenarioError, load_library
+from .settings import VENDORS, Settings, SettingsError, from_env
+
+
+def _serve_args(sub) -> None:
+    p = sub.add_parser("serve", help="run the emulator under gunicorn (every flag also reads an EMULATOR_* variable)")
+    p.add_argument("--host", help="interface to listen on (EMULATOR_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="main port (EMULATOR_PORT, default 8080)")
+    p.add_argument("--workers", type=int, help="gunicorn worker processes (EMULATOR_WORKERS, default 2)")
+    p.add_argument("--threads", type=int, help="threads per worker; >1 uses gthread workers (EMULATOR_THREADS)")
+    p.add_argument("--seed", type=int, help="seed of the world (EMULATOR_SEED, default 42)")
+    p.add_argument("--scale", type=float, help="volume multiplier (EMULATOR_SCALE, default 1.0)")
+    p.add_argument("--scenario", action="append", help="named scenario, repeatable (EMULATOR_SCENARIO, comma list)")
+    p.add_argument("--state-dir", help="shared state directory (EMULATOR_STATE_DIR, default: a fresh temp dir)")
+    p.add_argument("--scenario-dir", help="directory of extra scenario files (EMULATOR_SCENARIO_DIR)")
+    p.add_argument("--vendor-ports", action="store_true", default=None,
+                   help="also serve each vendor at the root of its own port: main+1 apsis, +2 expertsender, "
+                        "+3 netcore (EMULATOR_VENDOR_PORTS=1)")
+    p.add_argument("--log-level", help="gunicorn log level (EMULATOR_LOG_LEVEL, default info)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    scenarios = None
+    if args.scenario:
+        scenarios = tuple(n.strip() for item in args.scenario for n in item.split(",") if n.strip())
+    return from_env(host=args.host, port=args.port, workers=args.workers, threads=args.threads, seed=args.seed,
+                    scale=args.scale, scenarios=scenarios, state_dir=args.state_dir,
+                    scenario_dir=args.scenario_dir, vendor_ports=args.vendor_ports, log_level=args.log_level)
+
+
+def banner(settings: Settings) -> str:
+    from .app import base_urls
+
+    lines = [f"email-events-emulator {__version__}", "settings:"]
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if f.name in ("extra",):
+            continue
+        if f.name == "control_token":
+            value = "(set)" if value else "(not set)"
+        lines.append(f"  {f.name:<24} {value}")
+    lines.append("base URLs:")
+    lines.extend(f"  {name:<24} {url}" for name, url in base_urls(settings).items())
+    return "\n".join(lines)
+
+
+def serve(settings: Settings) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+    from .core import build_core
+
+    core = build_core(settings)  # fails fast on bad scenario files, before any worker starts
+    if not settings.state_dir:  # a temporary state directory lives as long as the server
+        atexit.register(shutil.rmtree, core.settings.state_dir, True)
+    settings = core.settings
+    app = create_app(settings, core)
+    binds = [f"{settings.host}:{settings.port}"]
+    if settings.vendor_ports:
+        binds += [f"{settings.host}:{settings.vendor_port(v)}" for v in VENDORS]
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", binds)
+            self.cfg.set("workers", settings.workers)
+            self.cfg.set("threads", settings.threads)
+            self.cfg.set("worker_class", "gthread" if settings.threads > 1 else "sync")
+            self.cfg.set("loglevel", settings.log_level)
+            self.cfg.set("timeout", 300)  # large exports stream for a while
+            self.cfg.set("graceful_timeout", 5)
+            # Netcore's v5.1 auth header is `api_key`, with an underscore, which gunicorn drops by default.
+            self.cfg.set("header_map", "dangerous")
+
+        def load(self):
+            return app
+
+    print(banner(settings), flush=True)
+    Server().run()
+    return 0
+
+
+def scenarios(scenario_dir: str | None) -> int:
+    library = load_library(scenario_dir)
+    width = max(len(n) for n in library)
+    for name, doc in sorted(library.items()):
+        print(f"{name:<{width}}  {doc['description']}")
+    return 0
+
+
+def conform(args: argparse.Namespace) -> int:
+    from .conform import print_table, run
+    from .contracts import contracts_dir
+    from .vendors import VENDOR_APPS
+
+    path = args.contract
+    if not os.path.exists(path) and os.path.exists(contracts_dir() / path):
+        path = str(contracts_dir() / path)
+    auth: dict[str, dict[str, str]] = {"headers": {}, "query": {}}
+    if args.auth_from_env:
+        import yaml
+
+        vendor = yaml.safe_load(open(path)).get("x-emulator", {}).get("vendor")
+        if vendor not in VENDOR_APPS:
+            print(f"{path}: no vendor credentials hook for {vendor!r}", file=sys.stderr)
+            return 2
+        hooks = import_module(VENDOR_APPS[vendor][0])
+        missing = [n for n in hooks.LIVE_ENV[1:] if not os.environ.get(n)]
+        if missing:
+            print(f"--auth-from-env needs {', '.join(missing)}", file=sys.stderr)
+            return 2
+        env = dict(os.environ, **{hooks.LIVE_ENV[0]: args.base_url})
+        auth = hooks.live_auth(env)
+    for item in args.header or []:
+        name, _, value = item.partition(":")
+        auth["headers"][name.strip()] = value.strip()
+    for item in args.query or []:
+        name, _, value = item.partition("=")
+        auth["query"][name.strip()] = value
+    rows = run(path, args.base_url, auth, max_examples=args.max_examples)
+    print_table(rows)
+    return 0 if all(r.ok for r in rows) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="email-events-emulator",
+                                     description="Local emulator of email-event export APIs (APSIS One, "
+                                                 "ExpertSender, Netcore).")
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_args(sub)
+    sp = sub.add_parser("scenarios", help="list the named scenarios")
+    sp.add_argument("--scenario-dir", default=os.environ.get("EMULATOR_SCENARIO_DIR"))
+    cp = sub.add_parser("conform", help="run a contract's checks against a server and print a summary table")
+    cp.add_argument("--contract", required=True, help="OpenAPI file (a path, or a name in contracts/)")
+    cp.add_argument("--base-url", required=True, help="server base URL, e.g. http://127.0.0.1:8080/apsis")
+    cp.add_argument("--header", action="append", help="extra header 'Name: value' (repeatable), e.g. credentials")
+    cp.add_argument("--query", action="append", help="extra query parameter 'name=value' (repeatable)")
+    cp.add_argument("--auth-from-env", action="store_true",
+                    help="credentials from the vendor's variables (e.g. APSIS_CLIENT_ID, APSIS_CLIENT_SECRET)")
+    cp.add_argument("--max-examples", type=int, default=25)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(settings_from_args(args))
+        if args.command == "scenarios":
+            return scenarios(args.scenario_dir)
+        return conform(args)
+    except (SettingsError, ScenarioError, ValueError) as exc:
+        print(f"email-events-emulator: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""`email-events-emulator conform`: run a contract's schemathesis checks against any server.
+
+The same checks the contract tests run in-process (positive and negative data, every schemathesis check
+but those an operation turns off with `x-emulator-skip-checks`), against a URL: the emulator, or the real
+vendor to see whether it still matches the contract. Prints one row per operation and mode.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+# schemathesis is a test dependency: imported lazily so `serve` never needs it.
+
+
+@dataclass
+class Row:
+    operation: str
+    mode: str
+    examples: int = 0
+    failures: dict[str, str] = field(default_factory=dict)  # failure title -> first message
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and self.error is None
+
+
+def skipped_checks(case) -> list:
+    import schemathesis.checks as checks
+
+    names = case.operation.definition.raw.get("x-emulator-skip-checks") or {}
+    return [getattr(checks, name) for name in names]
+
+
+def merge_auth(case, auth: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Put credentials in the case unless the case itself sets that parameter; return extra headers."""
+    if auth.get("query"):
+        case.query = {**auth["query"], **(case.query or {})}
+    return {k: v for k, v in (auth.get("headers") or {}).items() if k not in (case.headers or {})}
+
+
+def run(contract_path: str, base_url: str, auth: dict[str, dict[str, str]], *, max_examples: int = 25,
+        modes: tuple[str, ...] = ("positive", "negative"), app: Any = None) -> list[Row]:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.core.failures import FailureGroup
+
+    schema = schemathesis.openapi.from_path(contract_path)
+    schema.config.update(base_url=base_url)
+    rows: list[Row] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in modes:
+            row = Row(operation.label, mode)
+            rows.append(row)
+            strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode))
+
+            @given(case=strategy)
+            @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=list(HealthCheck))
+            def check(case, row=row):
+                row.examples += 1
+                headers = merge_auth(case, auth)
+                kwargs = {"app": app} if app is not None else {}
+                try:
+                    case.call_and_validate(headers=headers, excluded_checks=skipped_checks(case), **kwargs)
+                except FailureGroup as group:
+                    for failure in group.exceptions:
+                        row.failures.setdefault(failure.title, str(failure.message).strip().splitlines()[0])
+
+            try:
+                check()
+            except Exception as exc:  # a transport error: the server could not be reached, etc.
+                row.error = f"{type(exc).__name__}: {exc}"
+    return rows
+
+
+def print_table(rows: list[Row], out: TextIO = sys.stdout) -> None:
+    width = max([len(r.operation) for r in rows] + [9])
+    out.write(f"{'operation':<{width}}  {'mode':<8}  {'examples':>8}  result\n")
+    out.write(f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 40}\n")
+    for r in rows:
+        if r.error:
+            result = f"ERROR {r.error}"
+        elif r.failures:
+            result = "FAIL " + "; ".join(f"{t}: {m}" for t, m in r.failures.items())
+        else:
+            result = "ok"
+        out.write(f"{r.operation:<{width}}  {r.mode:<8}  {r.examples:>8}  {result}\n")
+    failed = sum(1 for r in rows if not r.ok)
+    out.write(f"\nconformance: {len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not\n")

@@ -1,0 +1,77 @@
+"""A real gunicorn with two workers on loopback: state is shared, faults reach the socket."""
+
+from __future__ import annotations
+
+import http.client
+import urllib.error
+import urllib.request
+
+import pytest
+
+from emulator.exports import Exports
+from emulator.store import Store
+from emulator.clock import Clock
+
+from .server import get_json, running_server
+
+pytestmark = pytest.mark.gunicorn
+
+
+def health_by_worker(base: str, want: int = 2, tries: int = 200) -> dict[int, dict]:
+    seen: dict[int, dict] = {}
+    for _ in range(tries):
+        body = get_json(base + "/_emulator/health")
+        seen.setdefault(body["worker_pid"], body)
+        if len(seen) >= want:
+            break
+    return seen
+
+
+def test_state_created_through_one_worker_is_seen_by_another(tmp_path):
+    state = tmp_path / "state"
+    with running_server(state, "--workers", "2") as base:
+        get_json(base + "/_emulator/clock", method="POST", body={"set": "2031-05-06T07:08:09Z"})
+        get_json(base + "/_emulator/scenario", method="PUT", body={"name": "slow-exports"})
+        # a job created by a third process in the shared store is listed by whichever worker answers
+        store = Store(str(state / "emulator.db"))
+        job = Exports(store, Clock(store), 42, 1.0).create("apsis", "email-events", {"x": 1},
+                                                            estimated_events=5, ttl=60)
+        workers = health_by_worker(base)
+        assert len(workers) == 2, "both workers answered"
+        for _ in range(20):
+            assert get_json(base + "/_emulator/clock")["now"].startswith("2031-05-06T07:0")
+            assert get_json(base + "/_emulator/scenario")["names"] == ["slow-exports"]
+            assert [j["id"] for j in get_json(base + "/_emulator/jobs")["items"]] == [job.id]
+        assert all(w["scenario"] == ["slow-exports"] for w in workers.values())
+
+
+def test_fault_counters_are_shared_across_workers(tmp_path):
+    rules = [{"name": "third", "match": {"vendor": "netcore", "nth": 3}, "action": {"status": 503}}]
+    with running_server(tmp_path / "s", "--workers", "2") as base:
+        get_json(base + "/_emulator/scenario", method="PUT", body={"rules": rules})
+        codes = []
+        for _ in range(6):
+            try:
+                urllib.request.urlopen(base + "/netcore/nothing", timeout=5)
+            except urllib.error.HTTPError as err:
+                codes.append(err.code)
+        assert codes.count(503) == 1 and codes[2] == 503
+
+
+def test_drop_rule_closes_the_connection_without_an_answer(tmp_path):
+    rules = [{"name": "drop", "match": {"vendor": "apsis"}, "action": {"drop": True}}]
+    with running_server(tmp_path / "s") as base:
+        get_json(base + "/_emulator/scenario", method="PUT", body={"rules": rules})
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError, urllib.error.URLError)):
+            urllib.request.urlopen(base + "/apsis/anything", timeout=5).read()
+        assert get_json(base + "/_emulator/health")["status"] == "ok"  # the server itself is fine
+
+
+def test_vendor_ports_serve_each_vendor_at_the_root(tmp_path):
+    with running_server(tmp_path / "s", "--vendor-ports", ports=4) as base:
+        port = int(base.rsplit(":", 1)[1])
+        for offset, content_type in ((1, "application/problem+json"), (2, "text/xml; charset=utf-8"),
+                                     (3, "application/json")):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(f"http://127.0.0.1:{port + offset}/no-such-path", timeout=5)
+            assert info.value.code == 404 and info.value.headers["Content-Type"] == content_type
