@@ -21,6 +21,7 @@ class Row:
     examples: int = 0
     failures: dict[str, str] = field(default_factory=dict)  # failure title -> first message
     error: str | None = None
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -45,6 +46,7 @@ def run(contract_path: str, base_url: str, auth: dict[str, dict[str, str]], *, m
         modes: tuple[str, ...] = ("positive", "negative"), app: Any = None) -> list[Row]:
     import schemathesis
     from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
     from schemathesis.core.failures import FailureGroup
 
     schema = schemathesis.openapi.from_path(contract_path)
@@ -56,28 +58,35 @@ def run(contract_path: str, base_url: str, auth: dict[str, dict[str, str]], *, m
             row = Row(operation.label, mode)
             rows.append(row)
             strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode))
-
-            @given(case=strategy)
-            @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
-            def check(case, row=row):
-                row.examples += 1
-                headers = merge_auth(case, auth)
-                kwargs = {"app": app} if app is not None else {}
-                try:
-                    case.call_and_validate(headers=headers, excluded_checks=skipped_checks(case), **kwargs)
-                except FailureGroup as group:
-                    for failure in group.exceptions:
-                        row.failures.setdefault(failure.title, str(failure.message).strip().splitlines()[0])
-
+            check = _checker(row, strategy, auth, app, max_examples, given, settings, HealthCheck, FailureGroup)
             try:
                 check()
+            except Unsatisfiable:
+                row.note = f"no {mode} data possible"
             except Exception as exc:  # a transport error: the server could not be reached, etc.
                 row.error = f"{type(exc).__name__}: {exc}"
     return rows
 
 
-def print_table(rows: list[Row], out: TextIO = sys.stdout) -> None:
+def _checker(row, strategy, auth, app, max_examples, given, settings, health_check, failure_group):
+    @given(case=strategy)
+    @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(health_check))
+    def check(case):
+        row.examples += 1
+        headers = merge_auth(case, auth)
+        kwargs = {"app": app} if app is not None else {}
+        try:
+            case.call_and_validate(headers=headers, excluded_checks=skipped_checks(case), **kwargs)
+        except failure_group as group:
+            for failure in group.exceptions:
+                row.failures.setdefault(failure.title, str(failure.message).strip().splitlines()[0])
+
+    return check
+
+
+def print_table(rows: list[Row], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     width = max([len(r.operation) for r in rows] + [9])
     out.write(f"{'operation':<{width}}  {'mode':<8}  {'examples':>8}  result\n")
     out.write(f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 40}\n")
@@ -87,7 +96,7 @@ def print_table(rows: list[Row], out: TextIO = sys.stdout) -> None:
         elif r.failures:
             result = "FAIL " + "; ".join(f"{t}: {m}" for t, m in r.failures.items())
         else:
-            result = "ok"
+            result = f"ok ({r.note})" if r.note else "ok"
         out.write(f"{r.operation:<{width}}  {r.mode:<8}  {r.examples:>8}  {result}\n")
     failed = sum(1 for r in rows if not r.ok)
     out.write(f"\nconformance: {len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not\n")

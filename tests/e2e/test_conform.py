@@ -1,0 +1,30 @@
+"""`email-events-emulator conform` runs a contract's checks against a live server and prints a table."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.cli import main
+
+from .server import running_server
+
+pytestmark = pytest.mark.gunicorn
+
+
+def test_conform_passes_the_control_contract_against_a_running_emulator(tmp_path, capsys):
+    with running_server(tmp_path / "s") as base:
+        code = main(["conform", "--contract", "control.openapi.yaml", "--base-url", base, "--max-examples", "5"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "GET /_emulator/health" in out and "FAIL" not in out
+
+
+def test_conform_reports_failures_and_exits_non_zero(tmp_path, capsys):
+    # Pointing the control contract at a vendor prefix: every answer is off-contract.
+    with running_server(tmp_path / "s") as base:
+        code = main(["conform", "--contract", "control.openapi.yaml", "--base-url", base + "/apsis",
+                     "--max-examples", "3"])
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 1, captured.err
+    assert "FAIL" in out
