@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS journal (
     body_digest TEXT NOT NULL,
     body_size INTEGER NOT NULL,
     status INTEGER NOT NULL,
-    fault TEXT
+    fault TEXT,
+    worker INTEGER NOT NULL
 );
 """
 
@@ -126,9 +127,10 @@ class Store:
     def append_journal(self, entry: dict[str, Any], limit: int) -> None:
         conn = self._conn()
         cur = conn.execute(
-            "INSERT INTO journal (at, vendor, method, path, query, headers, body_digest, body_size, status, fault)"
-            " VALUES (:at, :vendor, :method, :path, :query, :headers, :body_digest, :body_size, :status, :fault)",
-            dict(entry, headers=json.dumps(entry["headers"])),
+            "INSERT INTO journal (at, vendor, method, path, query, headers, body_digest, body_size, status, fault,"
+            " worker) VALUES (:at, :vendor, :method, :path, :query, :headers, :body_digest, :body_size, :status,"
+            " :fault, :worker)",
+            dict(entry, headers=json.dumps(entry["headers"]), worker=os.getpid()),
         )
         # Bounded: keep the newest `limit` entries (trimmed in batches to keep inserts cheap).
         if cur.lastrowid and cur.lastrowid % 100 == 0:

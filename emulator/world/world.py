@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 
 from . import model as m
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
-from .hashing import alnum, h, mix
+from .hashing import alnum, h, uuid_from
 from .model import Event, Link, Message, Recipient, Variation, Wave
 
 HOUR_MS = 3_600_000
@@ -232,6 +232,19 @@ class World:
     def delivery_ip(self, msg: Message, recipient: int) -> str:
         ips = self.catalog.delivery_ips
         return ips[h(self.seed, 41, msg.id, recipient) % len(ips)]
+
+    # --- per-event identifiers shared by the vendor views -------------------------------------
+    def correlation_id(self, event: Event) -> str:
+        """The event's id at its source; a retried duplicate shares it (same hour and seq)."""
+        return uuid_from(self.seed, 60, event.ts // HOUR_MS, event.seq)
+
+    def message_guid(self, message_id: int, recipient: int) -> str:
+        """The GUID of one sent message (one message to one recipient)."""
+        return uuid_from(self.seed, 61, message_id, recipient)
+
+    def location(self, event: Event) -> str:
+        """ISO 3166-1 alpha-2 country of an open or click: the recipient's country."""
+        return self.recipient(event.recipient).country
 
     # --- events ----------------------------------------------------------------------------
     def events(self, start_ms: int, end_ms: int, types: Iterable[str] | None = None) -> Iterator[Event]:

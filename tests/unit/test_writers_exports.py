@@ -1,0 +1,108 @@
+"""Streaming writers (CSV, JSON, gzip) and the export job lifecycle on the virtual clock."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+
+import pytest
+
+from emulator.exports import ExportModifiers
+from emulator.writers import coalesce, csv_stream, gzip_stream, json_object_stream
+
+ROWS = [["1", 'He said "hi", then left', "Zürich, CH"], ["2", "line\nbreak", ""], ["3", "plain", "ąęś 日本"]]
+
+
+def test_csv_stream_quotes_rfc4180_and_round_trips():
+    data = b"".join(csv_stream(["id", "text", "place"], iter(ROWS), batch=1)).decode()
+    assert data.startswith("id,text,place\r\n")
+    assert '"He said ""hi"", then left"' in data
+    assert list(csv.reader(io.StringIO(data, newline=""))) == [["id", "text", "place"], *ROWS]
+
+
+def test_csv_stream_line_end_and_bom_options():
+    data = b"".join(csv_stream(["a"], iter([["x"]]), line_end="\n", bom=True))
+    assert data == "\ufeffa\nx\n".encode()
+
+
+def test_csv_stream_always_has_a_header_even_without_rows():
+    assert b"".join(csv_stream(["a", "b"], iter([]))) == b"a,b\r\n"
+
+
+def test_gzip_stream_is_valid_and_byte_identical_across_runs():
+    chunks = [b"x" * 1000, b"y" * 50_000, b"z"]
+    first = b"".join(gzip_stream(iter(chunks)))
+    assert first == b"".join(gzip_stream(iter(chunks)))
+    assert gzip.decompress(first) == b"".join(chunks)
+    assert first[4:8] == b"\0\0\0\0"  # no time stamp in the gzip header
+
+
+def test_json_object_stream_is_one_valid_object():
+    pairs = ((f"k{i}", {"v": i, "s": "å\"q"}) for i in range(1000))
+    doc = json.loads(b"".join(json_object_stream(pairs, batch=7)))
+    assert len(doc) == 1000 and doc["k999"] == {"v": 999, "s": "å\"q"}
+    assert json.loads(b"".join(json_object_stream(iter([])))) == {}
+
+
+def test_coalesce_joins_small_chunks():
+    out = list(coalesce((b"a" * 10 for _ in range(100)), size=256))
+    assert b"".join(out) == b"a" * 1000 and all(len(c) >= 256 for c in out[:-1])
+
+
+@pytest.fixture
+def exports(core):
+    return core.exports
+
+
+def test_job_is_pending_until_ready_then_expires(core, exports):
+    job = exports.create("apsis", "email-events", {"start_at": "x"}, estimated_events=400_000, ttl=600)
+    assert job.ready_at - job.created_at == pytest.approx(core.settings.export_delay + 2.0)
+    now = core.clock.now()
+    assert job.state(now) == "pending"
+    assert job.state(job.ready_at) == "ready"
+    assert job.state(job.ready_at + 599) == "ready"
+    assert job.state(job.ready_at + 600) == "expired"
+    assert exports.get(job.id).request == {"start_at": "x"}
+
+
+def test_job_ids_are_reproducible_per_run_and_unique(tmp_path):
+    from emulator.core import build_core
+    from emulator.settings import Settings
+
+    def ids(sub):
+        e = build_core(Settings(state_dir=str(tmp_path / sub))).exports
+        return [e.create("apsis", "k", {}, estimated_events=0, ttl=1).id for _ in range(3)]
+
+    assert ids("a") == ids("b") and len(set(ids("c"))) == 3
+
+
+@pytest.mark.parametrize("modifiers, state_after_ready", [
+    (ExportModifiers(outcome="fail"), "failed"),
+    (ExportModifiers(outcome="too_large"), "failed"),
+    (ExportModifiers(outcome="never_ready"), "pending"),
+])
+def test_fault_outcomes(exports, modifiers, state_after_ready):
+    job = exports.create("netcore", "logs", {}, estimated_events=0, ttl=600, modifiers=modifiers)
+    assert job.state(job.ready_at + 1) == state_after_ready
+
+
+def test_slow_and_early_expiry_modifiers(exports):
+    job = exports.create("netcore", "logs", {}, estimated_events=0, ttl=600,
+                         modifiers=ExportModifiers(extra_delay=900, expires_after=30))
+    assert job.ready_at - job.created_at == pytest.approx(exports._base_delay + 900)
+    assert job.expires_at - job.ready_at == pytest.approx(30)
+
+
+def test_size_limit_makes_the_job_too_large(exports):
+    job = exports.create("apsis", "email-events", {}, estimated_events=11, ttl=60, size_limit=10)
+    assert job.outcome == "too_large" and job.state(job.ready_at) == "failed"
+
+
+def test_pending_count_for_limits(core, exports):
+    for _ in range(3):
+        exports.create("apsis", "profile-events", {}, estimated_events=0, ttl=60)
+    assert exports.count_in_state("apsis", "profile-events", "pending") == 3
+    core.clock.advance(core.settings.export_delay + 1)
+    assert exports.count_in_state("apsis", "profile-events", "pending") == 0
