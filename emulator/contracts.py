@@ -189,6 +189,9 @@ def _message(err: jsonschema.ValidationError) -> str:
         return f"must be {_BOUND[err.validator]} {err.validator_value}, got {err.instance!r}"
     if err.validator == "required":
         return err.message
+    if err.validator in ("maxItems", "minItems") and isinstance(err.instance, list):
+        bound = "at most" if err.validator == "maxItems" else "at least"
+        return f"must have {bound} {err.validator_value} items, got {len(err.instance)}"
     return err.message
 
 

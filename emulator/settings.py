@@ -51,6 +51,19 @@ class Settings:
     netcore_timezone: str = "Asia/Kolkata"
     journal_limit: int = 10_000
     log_level: str = "info"
+    # --- APSIS One (seeds apsis-one-*-export.txt) ---
+    apsis_section_count: int = 3  # sections on the account; over 25 -> 413 on export requests (seed)
+    apsis_pending_export_limit: int = 5  # pending exports per kind; reached -> 429 (seed)
+    apsis_export_size_limit: int = 5_000_000  # estimated cells (rows x columns / 20); over -> size error (seed)
+    apsis_download_url_ttl: int = 600  # seconds a file_download_url stays valid (emulator choice)
+    # --- Netcore Email API (seed netcore-events-api.txt, notes netcore.md) ---
+    netcore_retention_days: int = 90  # "events data only for the last 90 days" (notes, get_stats)
+    netcore_v51_limit_default: int = 10  # v5.1 logs: param box and SDK say 10, the doc text 50 (notes §8)
+    netcore_v51_limit_max: int = 1000  # v5.1 logs: param box says 1000, the doc text 5000 (notes §8)
+    netcore_scroll_ttl: int = 600  # virtual seconds a scroll id stays valid (emulator choice)
+    netcore_download_ttl: int = 3600  # virtual seconds a Download Logs file lives once ready (emulator choice)
+    netcore_download_max_events: int = 5_000_000  # larger downloads fail as too large (emulator choice)
+    netcore_subaccounts: tuple[str, ...] = ("emulator-sub",)  # usernames the v6 sub-account header accepts
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def vendor_port(self, vendor: str) -> int:
@@ -92,6 +105,19 @@ _ENV: dict[str, tuple[str, Any]] = {
     "EMULATOR_NETCORE_TIMEZONE": ("netcore_timezone", str),
     "EMULATOR_JOURNAL_LIMIT": ("journal_limit", int),
     "EMULATOR_LOG_LEVEL": ("log_level", str),
+    # APSIS One
+    "EMULATOR_APSIS_SECTION_COUNT": ("apsis_section_count", int),
+    "EMULATOR_APSIS_PENDING_EXPORT_LIMIT": ("apsis_pending_export_limit", int),
+    "EMULATOR_APSIS_EXPORT_SIZE_LIMIT": ("apsis_export_size_limit", int),
+    "EMULATOR_APSIS_DOWNLOAD_URL_TTL": ("apsis_download_url_ttl", int),
+    # Netcore
+    "EMULATOR_NETCORE_RETENTION_DAYS": ("netcore_retention_days", int),
+    "EMULATOR_NETCORE_V51_LIMIT_DEFAULT": ("netcore_v51_limit_default", int),
+    "EMULATOR_NETCORE_V51_LIMIT_MAX": ("netcore_v51_limit_max", int),
+    "EMULATOR_NETCORE_SCROLL_TTL": ("netcore_scroll_ttl", int),
+    "EMULATOR_NETCORE_DOWNLOAD_TTL": ("netcore_download_ttl", int),
+    "EMULATOR_NETCORE_DOWNLOAD_MAX_EVENTS": ("netcore_download_max_events", int),
+    "EMULATOR_NETCORE_SUBACCOUNTS": ("netcore_subaccounts", _tuple),
 }
 
 ENV_VARS = tuple(_ENV)

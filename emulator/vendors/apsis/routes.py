@@ -1,14 +1,43 @@
-"""APSIS One route table."""
+"""APSIS One route table: the token, the lookups and the two exports, behind the bearer check."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, request
 
+from ...contracts import contract
 from ...core import Core
 from ..base import make_vendor_app
-from .errors import problem
+from .auth import check_bearer, token_view
+from .checks import CONTRACT_FILE, MAX_BODY_BYTES, checked
+from .errors import Problem, problem
+from .views import email_export, lookups, profile_export
+
+# Endpoints without the bearer token: the token itself, and the file whose URL carries its credentials.
+PUBLIC = {"token", "email_export.download"}
 
 
 def create_app(core: Core) -> Flask:
+    contract(CONTRACT_FILE)  # a broken contract fails at start, not on the first request
     app = make_vendor_app(core, "apsis", problem)
+
+    @app.before_request
+    def _guard() -> Response | None:
+        # Registered after the fault hook: forced answers come first, then body size, then the token.
+        if request.method in ("POST", "PUT", "PATCH") and len(request.get_data(cache=True)) > MAX_BODY_BYTES:
+            return problem(413, "The request body exceeds the limit of 100 kB.")  # notes, DEV-LIMITS
+        if request.endpoint in PUBLIC or request.endpoint is None:
+            return None  # unknown paths fall through to the 404/405 in problem+json
+        return check_bearer(core)
+
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem) -> Response:
+        return exc.response()
+
+    @app.post("/oauth/token", endpoint="token")
+    def token() -> Response:
+        return token_view(core, checked("POST", "/oauth/token")["__body__"])
+
+    app.register_blueprint(lookups.bp)
+    app.register_blueprint(email_export.bp)
+    app.register_blueprint(profile_export.bp)
     return app

@@ -1,14 +1,39 @@
-"""Netcore route table."""
+"""Netcore route table: v5.1 and v6 stats and logs, and Download Logs, behind the key checks."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, request
 
+from ...contracts import contract
 from ...core import Core
 from ..base import make_vendor_app
-from .errors import envelope_error
+from . import download, views
+from .auth import check_v6, check_v51
+from .checks import CONTRACT_FILE
+from .errors import NetcoreError, envelope_error
+
+PUBLIC = {"netcore_download.file"}  # the signed download URL carries its own credentials
 
 
 def create_app(core: Core) -> Flask:
+    contract(CONTRACT_FILE)  # a broken contract fails at start, not on the first request
     app = make_vendor_app(core, "netcore", envelope_error)
+
+    @app.before_request
+    def _guard() -> Response | None:
+        # Registered after the fault hook: forced answers come first, then the credentials.
+        if request.endpoint is None or request.endpoint in PUBLIC:
+            return None  # unknown paths fall through to the 404/405 envelope
+        try:
+            (check_v51 if request.path.startswith("/v5.1/") else check_v6)(core)
+        except NetcoreError as exc:
+            return exc.response()
+        return None
+
+    @app.errorhandler(NetcoreError)
+    def _error(exc: NetcoreError) -> Response:
+        return exc.response()
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(download.bp)
     return app

@@ -1,0 +1,112 @@
+"""OAuth client credentials, JWT access tokens and the bearer check, all on the virtual clock.
+
+Notes, section 2: POST /oauth/token with JSON {grant_type, client_id, client_secret} answers
+{access_token, expires_in: 86400, token_type: "Bearer"}; the token is a JWT whose `exp` clients read;
+10 token requests per minute, then 429. Invalid or expired tokens: 401 problem+json (KB-ERRORS), or with
+the scenario option `apsis.auth_failure_status: 403` the gateway's 403 {"message": ...} (KB-AUTH).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import jwt
+from flask import Response, request
+
+from ...core import Core
+from .errors import Problem, gateway_deny, problem
+
+TOKEN_LIFETIME = 86_400  # seconds; "expires_in": 86400 (notes, DEV-AUTH)
+TOKEN_LIMIT_PER_MINUTE = 10  # notes, DEV-LIMITS
+ISSUER = "https://api.apsis.one"
+
+
+def _key(core: Core, purpose: str) -> bytes:
+    # Emulator assumption: HS256 with a key derived from seed and secret (the real tokens are RS-signed).
+    s = core.settings
+    return hashlib.sha256(f"apsis-one-emulator:{purpose}:{s.seed}:{s.apsis_client_secret}".encode()).digest()
+
+
+def mint_token(core: Core) -> tuple[str, int]:
+    """A fresh access token and its expiry (epoch seconds, virtual clock)."""
+    now = int(core.clock.now())
+    n = core.store.incr("apsis:tokens")
+    claims = {
+        "iss": ISSUER,
+        "sub": core.settings.apsis_client_id,
+        "iat": now,
+        "exp": now + TOKEN_LIFETIME,
+        "jti": f"{core.settings.seed}-{n}",
+    }
+    return jwt.encode(claims, _key(core, "jwt"), algorithm="HS256"), now + TOKEN_LIFETIME
+
+
+def token_view(core: Core, body: dict) -> Response:
+    """POST /oauth/token, its body already checked against the contract."""
+    window = int(core.clock.now() // 60)
+    if core.store.incr(f"apsis:token-rate:{window}") > TOKEN_LIMIT_PER_MINUTE:
+        raise Problem(
+            429,
+            "Rate limit exceeded: the token endpoint allows 10 requests per minute; "
+            "retry with exponential back-off.",
+        )
+    s = core.settings
+    good_id = hmac.compare_digest(str(body["client_id"]).encode(), s.apsis_client_id.encode())
+    good_secret = hmac.compare_digest(str(body["client_secret"]).encode(), s.apsis_client_secret.encode())
+    if not (good_id and good_secret):
+        raise Problem(401, "Invalid client credentials: client_id or client_secret is wrong.")
+    token, _ = mint_token(core)
+    payload = {"access_token": token, "expires_in": TOKEN_LIFETIME, "token_type": "Bearer"}
+    return Response(json.dumps(payload), status=200, content_type="application/json")
+
+
+def check_bearer(core: Core) -> Response | None:
+    """None when the request carries a valid, unexpired token; else the configured auth failure."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return auth_failure(
+            core, "Missing Authorization header: send 'Authorization: Bearer <access_token>'."
+        )
+    if scheme.lower() != "bearer" or not token.strip():
+        return auth_failure(core, "Malformed Authorization header: expected 'Bearer <access_token>'.")
+    try:
+        # exp is checked against the virtual clock below, not the wall clock.
+        claims = jwt.decode(
+            token.strip(),
+            _key(core, "jwt"),
+            algorithms=["HS256"],
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "require": ["exp", "sub"],
+            },
+        )
+    except jwt.PyJWTError:
+        return auth_failure(core, "Invalid access token.")
+    if claims.get("sub") != core.settings.apsis_client_id:
+        return auth_failure(core, "Invalid access token.")
+    if not isinstance(claims.get("exp"), (int, float)) or core.clock.now() >= claims["exp"]:
+        return auth_failure(core, "The access token has expired: request a new one at POST /oauth/token.")
+    return None
+
+
+def auth_failure(core: Core, detail: str) -> Response:
+    if int(core.faults.option("apsis.auth_failure_status", 401)) == 403:
+        return gateway_deny()
+    response = problem(401, detail)
+    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+def sign_download(core: Core, report_id: str, expires: int) -> str:
+    """HMAC over (report, expiry): the credentials of a file_download_url or an x-apsis-auth header."""
+    msg = f"{report_id}:{expires}".encode()
+    return hmac.new(_key(core, "download"), msg, hashlib.sha256).hexdigest()[:40]
+
+
+def valid_download(core: Core, report_id: str, expires: int, signature: str) -> bool:
+    return hmac.compare_digest(sign_download(core, report_id, expires).encode(), signature.encode())

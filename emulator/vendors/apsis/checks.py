@@ -1,0 +1,72 @@
+"""Request checks: the contract's rules (one source of truth) plus the rules a schema cannot say."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import request
+
+from ...clock import parse_rfc3339
+from ...contracts import contract
+from .errors import Problem
+
+CONTRACT_FILE = "apsis-one.openapi.yaml"
+MAX_BODY_BYTES = 100 * 1024  # notes, DEV-LIMITS: bodies over 100 kB get 413
+
+
+def checked(method: str, path: str, **path_values: str) -> dict[str, Any]:
+    """Values of the request coerced by the contract; 400 problem+json naming field and rule otherwise."""
+    op = contract(CONTRACT_FILE).op(method, path)
+    body = request.get_data(cache=True) if op.body_schema is not None else None
+    values, issues = op.check(query=request.args, path_values=path_values, headers=request.headers, body=body)
+    if issues:
+        raise Problem(400, "; ".join(f"{i.field}: {i.message}" for i in issues), "Validation error")
+    if op.body_schema is not None and "__body__" not in values:
+        values["__body__"] = {}
+    return values
+
+
+def invalid(field: str, rule: str) -> Problem:
+    return Problem(400, f"{field}: {rule}", "Validation error")
+
+
+def parse_time_ms(value: str, field: str) -> int:
+    """RFC 3339 date-time (seed 1: "date-time in RFC 3339, section 5.6 in the UTC variant") to epoch ms."""
+    try:
+        moment = parse_rfc3339(value)
+    except (ValueError, TypeError):
+        rule = f"must be an RFC 3339 date-time in UTC such as 2026-01-31T00:00:00Z, got {value!r}"
+        raise invalid(field, rule) from None
+    return int(moment.timestamp() * 1000)
+
+
+def add_months(ms: int, months: int) -> int:
+    """The same instant `months` calendar months later (the day clamped to the month's length)."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    year, month = divmod(moment.month - 1 + months, 12)
+    year += moment.year
+    month += 1
+    days = [
+        31,
+        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
+    return int(moment.replace(year=year, month=month, day=min(moment.day, days)).timestamp() * 1000)
+
+
+def check_window(start_ms: int, end_ms: int) -> None:
+    """Seeds 1 and 2: "Maximum export time window for events is three months. Validated when requesting"."""
+    if end_ms <= start_ms:
+        raise invalid("end_at", "must be later than start_at")
+    if end_ms > add_months(start_ms, 3):
+        raise invalid("end_at", "the export time window (start_at to end_at) must not exceed three months")

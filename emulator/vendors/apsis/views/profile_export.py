@@ -1,0 +1,134 @@
+"""Profile in segment event export (seed 2): POST /audience/profiles/exports answers a poll URL valid for
+one day; the poll URL answers 404 until ready, 200 with the JSON file (gzip when Accept-Encoding allows
+it), 410 once expired or for an unknown id, 503 when processing failed."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, g, request, url_for
+
+from ....core import Core
+from ....exports import EXPIRED, FAILED, PENDING, TOO_LARGE
+from ....writers import coalesce, gzip_stream
+from ..account import Account, iso
+from ..checks import check_window, checked, invalid, parse_time_ms
+from ..errors import Problem
+from ..profile_json import json_file
+
+bp = Blueprint("profile_export", __name__)
+KIND = "profile_events"
+POLL_URL_TTL = 86_400  # seed 2: "returns a poll URL that is valid for 1 day"
+WEEK_MS = 7 * 86_400_000  # seed 2: end_at defaults to one week after start_at
+
+
+def core() -> Core:
+    return current_app.config["EMULATOR_CORE"]
+
+
+@bp.post("/audience/profiles/exports")
+def request_export() -> Response:
+    c = core()
+    body = checked("POST", "/audience/profiles/exports")["__body__"]
+    acc = Account(c)
+    attributes = [
+        {"discriminator": a.discriminator, "version_id": a.version_id}
+        for a in (acc.attribute(d, f"attributes[{i}]") for i, d in enumerate(body.get("attributes") or []))
+    ]
+    tags = [
+        {"discriminator": t.discriminator, "id": t.id}
+        for t in (acc.tag(d, f"tags[{i}]") for i, d in enumerate(body.get("tags") or []))
+    ]
+    events = [acc.event_type(d, f"events[{i}]").canonical for i, d in enumerate(body.get("events") or [])]
+    topics = [acc.topic(d, f"topics[{i}]").topic for i, d in enumerate(body.get("topics") or [])]
+    segment = acc.segment(body.get("segment_filter"))
+    now_ms = c.clock.now_ms()
+    start_ms = end_ms = until_ms = 0
+    if events or "start_at" in body:
+        if "start_at" not in body:
+            raise invalid(
+                "start_at", "is required when events are requested"
+            )  # seed 2: "start_at (mandatory)"
+        start_ms = parse_time_ms(body["start_at"], "start_at")
+        end_ms = parse_time_ms(body["end_at"], "end_at") if "end_at" in body else start_ms + WEEK_MS
+        check_window(start_ms, end_ms)  # seed 2: three months at most, validated when requesting
+        until_ms = min(end_ms, now_ms)  # events after the request do not exist yet
+    if c.exports.count_in_state("apsis", KIND, PENDING) >= c.settings.apsis_pending_export_limit:
+        raise Problem(
+            429,
+            "Pending export count limit reached: wait for pending profile exports to complete "
+            f"(limit {c.settings.apsis_pending_export_limit}).",
+        )
+    share = segment.share_permille / 1000 if segment else 1.0
+    profiles = int(acc.world.size * share) if (attributes or tags) else 0
+    event_rows = (
+        acc.estimate_event_rows(start_ms, until_ms, None, segment) if events and until_ms > start_ms else 0
+    )
+    cells = profiles * (len(attributes) + len(tags) + len(topics)) // 4 + event_rows
+    if cells > c.settings.apsis_export_size_limit:
+        # seed 2: a very large data set may give "a status of error when attempting to request ... an export"
+        raise Problem(
+            413,
+            "The requested data set exceeds the maximum file size: request a smaller subset "
+            "(fewer attributes, tags or event types, or a shorter window).",
+        )
+    job_request = {
+        "attributes": attributes,
+        "tags": tags,
+        "events": events,
+        "topics": topics,
+        "segment_id": segment.id if segment else 0,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+        "until_ms": until_ms,
+        "estimated_event_rows": event_rows,
+    }
+    job = c.exports.create(
+        "apsis",
+        KIND,
+        job_request,
+        estimated_events=cells,
+        ttl=POLL_URL_TTL,
+        modifiers=g.decision.export,
+        meta={"estimated_profiles": profiles},
+    )
+    if g.decision.export.expires_after is None:
+        # The poll URL is valid for one day from the request, however long processing takes.
+        job.expires_at = job.created_at + POLL_URL_TTL
+        c.store.update_job(job.id, expires_at=job.expires_at)
+    url = url_for("profile_export.poll", export_id=job.id, _external=True)
+    payload = {
+        "export_id": job.id,
+        "file_download_url": url,
+        "file_download_url_expires_at": iso(int(job.expires_at * 1000)),
+    }
+    return Response(json.dumps(payload), status=202, content_type="application/json")
+
+
+@bp.get("/audience/profiles/exports/<export_id>")
+def poll(export_id: str) -> Response:
+    c = core()
+    checked("GET", "/audience/profiles/exports/{export_id}", export_id=export_id)
+    job = c.exports.get(export_id, vendor="apsis")
+    state = job.state(c.clock.now()) if job is not None and job.kind == KIND else EXPIRED
+    if (
+        state == EXPIRED
+    ):  # seed 2: "410 Gone means that the file is no longer available or the ID used is invalid"
+        raise Problem(410, f"Export {export_id!r} is no longer available or the id is invalid.")
+    if state == PENDING:  # seed 2: "Until the result is ready, you will keep getting HTTP 404"
+        raise Problem(404, f"Export {export_id!r} is not ready yet: poll again with exponential back-off.")
+    if state == FAILED:  # seed 2: "calling the poll URL returns HTTP 503 Service Unavailable"
+        reason = (
+            "the data set exceeds the maximum file size; request a smaller subset"
+            if job.outcome == TOO_LARGE
+            else "processing failed"
+        )
+        raise Problem(503, f"Export {export_id!r} failed: {reason}. Request a new export.")
+    stream = coalesce(json_file(Account(c), job.request))
+    headers = {"Vary": "Accept-Encoding"}
+    if request.accept_encodings["gzip"] > 0:  # seed 2: Accept-Encoding: gzip -> Content-Encoding: gzip
+        stream = gzip_stream(stream, c.settings.gzip_level)
+        headers["Content-Encoding"] = "gzip"
+    return Response(
+        stream, status=200, content_type="application/json", headers=headers, direct_passthrough=True
+    )

@@ -1,0 +1,239 @@
+"""Profile in segment event export (seed apsis-one-profile-event-export.txt): request, poll URL, JSON file."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime
+
+from emulator.world import model as m
+
+from .conftest import iso, local, make_apsis
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+WEEK_MS = 7 * 86_400_000
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def request_export(apsis, body):
+    r = apsis.post("/audience/profiles/exports", body)
+    assert r.status_code == 202, r.data
+    return r.json["file_download_url"]
+
+
+def test_client_flow_every_field_matches_the_world(apsis):
+    """Token, lookups, request, poll with back-off (404 until ready), then the JSON: profiles keyed by
+    export key, sections by section id, attributes by id holding {value} (tags null), events with
+    correlationId, sourceEventTime, typeId, createdAt, data (seed 2, "Export file")."""
+    world, cat = apsis.core.world, apsis.core.world.catalog
+    section = apsis.get("/audience/sections").json["items"][0]["discriminator"]
+    attrs = {
+        a["discriminator"]: a for a in apsis.get(f"/audience/sections/{section}/attributes").json["items"]
+    }
+    tags = apsis.get(f"/audience/sections/{section}/tags").json["items"][:2]
+    events = {e["discriminator"]: e for e in apsis.get(f"/audience/sections/{section}/events").json["items"]}
+    opened, clicked = events["com.apsis1.events.email.opened"], events["com.apsis1.events.email.clicked"]
+    email_attr, birth_attr = attrs["com.apsis1.attributes.email"], attrs["com.apsis1.attributes.birthdate"]
+    url = request_export(
+        apsis,
+        {
+            "attributes": [email_attr["discriminator"], birth_attr["discriminator"]],
+            "tags": [t["discriminator"] for t in tags],
+            "events": [opened["discriminator"], clicked["discriminator"]],
+            "start_at": iso(START),
+        },
+    )
+    assert apsis.client.get(local(url), headers=apsis.headers).status_code == 404  # not ready yet
+    r = apsis.poll_profiles(url)
+    assert (
+        r.status_code == 200 and r.content_type == "application/json" and "Content-Encoding" not in r.headers
+    )
+    doc = json.loads(r.data)
+    by_key = {world.recipient(i).profile_key: world.recipient(i) for i in range(world.size)}
+    assert set(doc) == set(by_key)  # no segment_filter: every profile on the account
+    section_ids = {s["id"] for s in apsis.get("/audience/sections").json["items"]}
+    type_ids = {opened["versions"][-1]["id"]: m.OPENED, clicked["versions"][-1]["id"]: m.CLICKED}
+    expected_events = {}
+    for e in world.events(ms(START), ms(START) + WEEK_MS, (m.OPENED, m.CLICKED)):  # end_at: start_at + 1 week
+        if e.channel == m.EMAIL and e.message_id:
+            expected_events.setdefault(e.recipient, []).append(e)
+    total = 0
+    for key, profile in doc.items():
+        person = by_key[key]
+        ((section_id, sec),) = profile["sections"].items()
+        assert section_id in section_ids and section_id == cat.sections[person.section].id
+        values = sec["attributes"]
+        assert values[str(email_attr["versions"][-1]["id"])] == {"value": person.email}
+        assert values[str(birth_attr["versions"][-1]["id"])] == {"value": person.birthdate}
+        for t in tags:
+            assert (str(t["id"]) in values) == world.has_tag(t["id"], person.index)
+            if str(t["id"]) in values:
+                assert values[str(t["id"])] == {"value": None}  # seed 2: tags are always null
+        assert len(values) == 2 + sum(world.has_tag(t["id"], person.index) for t in tags)
+        mine = expected_events.get(person.index, [])
+        assert len(sec["events"]) == len(mine)
+        for got, e in zip(sec["events"], mine):
+            assert got["correlationId"] == world.correlation_id(e)
+            assert got["sourceEventTime"] == e.source_ts and got["createdAt"] == e.ts
+            assert type_ids[got["typeId"]] == e.type
+            assert got["data"]["activity_id"] == e.message_id and got["data"]["device"] == e.device
+            if e.type == m.CLICKED:
+                assert got["data"]["link_url"] == world.message(e.message_id).links[e.link].url
+        assert "topics" not in sec  # only what was requested
+        total += len(mine)
+    assert total > 0
+
+
+def test_gzip_on_request_and_identical_content_every_time(apsis):
+    """Seed 2: Accept-Encoding: gzip -> Content-Encoding: gzip; the same export downloads many times."""
+    url = request_export(apsis, {"attributes": ["com.apsis1.attributes.email"]})
+    plain = apsis.poll_profiles(url)
+    zipped = apsis.client.get(local(url), headers={**apsis.headers, "Accept-Encoding": "gzip"})
+    assert zipped.status_code == 200 and zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data
+    assert apsis.client.get(local(url), headers=apsis.headers).data == plain.data
+    refused = apsis.client.get(local(url), headers={**apsis.headers, "Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers
+
+
+def test_poll_url_needs_the_bearer_token(apsis):
+    """Seed 2: call the poll URL "using the same authentication token"."""
+    url = request_export(apsis, {"attributes": ["com.apsis1.attributes.email"]})
+    assert apsis.client.get(local(url)).status_code == 401
+
+
+def test_poll_url_returns_410_after_one_day(apsis):
+    """Seed 2: "returns a poll URL that is valid for 1 day"; 410 Gone once no longer available."""
+    url = request_export(apsis, {"attributes": ["com.apsis1.attributes.email"]})
+    apsis.core.clock.advance(86_400 - 10)
+    apsis.refresh()
+    assert apsis.client.get(local(url), headers=apsis.headers).status_code == 200
+    apsis.core.clock.advance(11)
+    r = apsis.client.get(local(url), headers=apsis.headers)
+    assert r.status_code == 410 and r.content_type == "application/problem+json"
+
+
+def test_unknown_export_id_gets_410(apsis):
+    """Seed 2: "The HTTP 410 Gone means that ... the ID used is invalid"."""
+    r = apsis.get("/audience/profiles/exports/00000000-0000-4000-8000-000000000000")
+    assert r.status_code == 410
+
+
+def test_failed_processing_gets_503(apsis):
+    """Seed 2: "In rare cases when the export processing has failed, calling the poll URL returns 503"."""
+    apsis.core.faults.activate(["export-fails"])
+    url = request_export(apsis, {"attributes": ["com.apsis1.attributes.email"]})
+    r = apsis.poll_profiles(url)
+    assert r.status_code == 503 and r.content_type == "application/problem+json"
+    apsis.core.faults.activate(["default"])
+    assert (
+        apsis.poll_profiles(
+            request_export(apsis, {"attributes": ["com.apsis1.attributes.email"]})
+        ).status_code
+        == 200
+    )
+
+
+def test_too_large_at_download_via_scenario_gets_503(apsis):
+    """Seed 2: size errors may come "when attempting to request or download an export"."""
+    apsis.core.faults.activate(["oversized-request"])
+    r = apsis.poll_profiles(request_export(apsis, {"attributes": ["com.apsis1.attributes.email"]}))
+    assert r.status_code == 503 and "size" in r.json["detail"]
+
+
+def test_too_large_at_request_gets_413_and_a_smaller_one_succeeds(tmp_path):
+    apsis = make_apsis(tmp_path, apsis_export_size_limit=2_000)
+    cat = apsis.core.world.catalog
+    r = apsis.post("/audience/profiles/exports", {"attributes": [a.discriminator for a in cat.attributes]})
+    assert r.status_code == 413 and r.content_type == "application/problem+json"
+    assert (
+        apsis.post("/audience/profiles/exports", {"attributes": ["com.apsis1.attributes.email"]}).status_code
+        == 202
+    )
+
+
+def test_no_attribute_or_tag_means_no_profiles(apsis):
+    """Seed 2: "you still need to request at least one attribute or tag for the profiles to even show up"."""
+    url = request_export(apsis, {"events": ["com.apsis1.events.email.opened"], "start_at": iso(START)})
+    assert json.loads(apsis.poll_profiles(url).data) == {}
+
+
+def test_start_at_is_mandatory_with_events(apsis):
+    r = apsis.post(
+        "/audience/profiles/exports",
+        {"attributes": ["com.apsis1.attributes.email"], "events": ["com.apsis1.events.email.opened"]},
+    )
+    assert r.status_code == 400 and r.json["detail"].startswith("start_at")
+
+
+def test_end_at_defaults_to_one_week_after_start_at(apsis):
+    """Seed 2: "When end_at is not provided in a request, it is defaulted to one week after start_at"."""
+    body = {
+        "attributes": ["com.apsis1.attributes.email"],
+        "events": ["com.apsis1.events.email.sent"],
+        "start_at": iso(START),
+    }
+    doc = json.loads(apsis.poll_profiles(request_export(apsis, body)).data)
+    times = [e["createdAt"] for p in doc.values() for s in p["sections"].values() for e in s["events"]]
+    assert times and min(times) >= ms(START) and max(times) < ms(START) + WEEK_MS
+    assert max(times) > ms(START) + WEEK_MS - 2 * 86_400_000
+
+
+def test_segment_filter_exports_only_that_segment(apsis):
+    """Seed 2: with segment_filter only the profiles from the selected segment are exported."""
+    world = apsis.core.world
+    seg = world.catalog.segments[0]
+    body = {
+        "attributes": ["com.apsis1.attributes.email"],
+        "segment_filter": {"segment_discriminator": seg.discriminator},
+    }
+    doc = json.loads(apsis.poll_profiles(request_export(apsis, body)).data)
+    members = {world.recipient(i).profile_key for i in range(world.size) if world.in_segment(seg.id, i)}
+    assert set(doc) == members
+
+
+def test_topics_show_subscription_state(apsis):
+    world = apsis.core.world
+    lst = world.catalog.lists[0]
+    body = {"tags": [world.catalog.tags[0].discriminator], "topics": [lst.topic]}
+    doc = json.loads(apsis.poll_profiles(request_export(apsis, body)).data)
+    by_key = {world.recipient(i).profile_key: i for i in range(world.size)}
+    for key, profile in doc.items():
+        (sec,) = profile["sections"].values()
+        assert sec["topics"] == {lst.topic: {"subscribed": world.in_list(lst.id, by_key[key])}}
+
+
+def test_limits_window_attributes_tags_and_pending(tmp_path):
+    """Seed 2: three months, 75 attributes, 25 tags validated when requesting; pending limit -> 429."""
+    apsis = make_apsis(tmp_path, apsis_pending_export_limit=1)
+    cat = apsis.core.world.catalog
+    r = apsis.post(
+        "/audience/profiles/exports",
+        {
+            "attributes": ["com.apsis1.attributes.email"],
+            "events": ["com.apsis1.events.email.sent"],
+            "start_at": "2025-11-01T00:00:00Z",
+            "end_at": "2026-02-02T00:00:00Z",
+        },
+    )
+    assert r.status_code == 400 and r.json["detail"].startswith("end_at")
+    r = apsis.post("/audience/profiles/exports", {"attributes": [f"a{i}" for i in range(76)]})
+    assert r.status_code == 400 and "attributes" in r.json["detail"] and "75" in r.json["detail"]
+    r = apsis.post("/audience/profiles/exports", {"tags": [f"t{i}" for i in range(26)]})
+    assert r.status_code == 400 and "tags" in r.json["detail"] and "25" in r.json["detail"]
+    r = apsis.post("/audience/profiles/exports", {"tags": ["usercreated.tags.nope"]})
+    assert r.status_code == 400 and r.json["detail"].startswith("tags[0]")
+    assert apsis.post("/audience/profiles/exports", {"tags": [cat.tags[0].discriminator]}).status_code == 202
+    r = apsis.post("/audience/profiles/exports", {"tags": [cat.tags[0].discriminator]})
+    assert r.status_code == 429 and r.content_type == "application/problem+json"
+
+
+def test_rate_limited_scenario_allows_one_profile_export_per_second(apsis):
+    """DEV-LIMITS: "Profile exports" 1 request per second (scenario rate-limited)."""
+    apsis.core.faults.activate(["rate-limited"])
+    body = {"attributes": ["com.apsis1.attributes.email"]}
+    assert apsis.post("/audience/profiles/exports", body).status_code == 202
+    assert apsis.post("/audience/profiles/exports", body).status_code == 429
