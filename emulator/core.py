@@ -17,7 +17,7 @@ from .world import World, get_world
 
 # Headers whose values never reach the journal in clear.
 SECRET_HEADERS = {"authorization", "api_key", "x_apsis_auth", "x_emulator_token", "cookie", "apikey"}
-SECRET_QUERY = {"apikey", "api_key", "token", "access_token", "client_secret"}
+SECRET_QUERY = {"apikey", "api_key", "token", "access_token", "client_secret", "signature"}
 
 
 def mask(value: str) -> str:

@@ -9,6 +9,8 @@ from flask import request
 
 from ...clock import parse_rfc3339
 from ...contracts import contract
+from ...core import Core
+from ...exports import PENDING
 from .errors import Problem
 
 CONTRACT_FILE = "apsis-one.openapi.yaml"
@@ -64,9 +66,19 @@ def add_months(ms: int, months: int) -> int:
     return int(moment.replace(year=year, month=month, day=min(moment.day, days)).timestamp() * 1000)
 
 
-def check_window(start_ms: int, end_ms: int) -> None:
+def check_window(start_ms: int, end_ms: int, end_default: str | None = None) -> None:
     """Seeds 1 and 2: "Maximum export time window for events is three months. Validated when requesting"."""
+    field = f"end_at (defaults to {end_default})" if end_default else "end_at"
     if end_ms <= start_ms:
-        raise invalid("end_at", "must be later than start_at")
+        raise invalid(field, "must be later than start_at")
     if end_ms > add_months(start_ms, 3):
-        raise invalid("end_at", "the export time window (start_at to end_at) must not exceed three months")
+        raise invalid(field, "the export time window (start_at to end_at) must not exceed three months")
+
+
+def check_pending(core: Core, kind: str, label: str) -> None:
+    """Seeds 1 and 2: "Pending export count limit. If reached, HTTP 429 Too Many Requests is returned"."""
+    limit = core.settings.apsis_pending_export_limit
+    if core.exports.count_in_state("apsis", kind, PENDING) >= limit:
+        raise Problem(
+            429, f"Pending export count limit reached: wait for pending {label} to complete (limit {limit})."
+        )

@@ -40,6 +40,11 @@ def midnight_ms(core: Core, day: date) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def end_of_day_ms(core: Core, last: date) -> int:
+    """The end of `last` (exclusive), for a window; far-future end dates are capped (nothing happens there)."""
+    return midnight_ms(core, min(last, today(core) + timedelta(days=3660)) + timedelta(days=1))
+
+
 def parse_date(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)

@@ -13,7 +13,7 @@ import hmac
 import json
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, g, url_for
 
 from ...core import Core
 from ...exports import EXPIRED, FAILED, PENDING, TOO_LARGE, Job

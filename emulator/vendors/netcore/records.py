@@ -8,9 +8,10 @@ Times are "YYYY-MM-DD HH:MM:SS" in the account time zone (emulator choice; the n
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ...core import Core

@@ -4,13 +4,12 @@ paths, parameters and enums from the notes (§3 stats, §4 logs)."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app
 
 from ...core import Core
-from .checks import checked, date_range, events_filter, limit_v51, midnight_ms, parse_datetime
+from .checks import checked, date_range, end_of_day_ms, events_filter, limit_v51, midnight_ms, parse_datetime
 from .errors import invalid
 from .query import Query, rows
 from .records import record
@@ -83,7 +82,7 @@ def events_v51() -> Response:
     first, last = date_range(c, values["startdate"], values.get("enddate"), "startdate", "enddate")
     statuses = events_filter(values.get("events"), "events")
     scroll = decode(c, values["scrollid"], "5.1", "scrollid") if values.get("scrollid") else None
-    q = Query(midnight_ms(c, first), midnight_ms(c, last + timedelta(days=1)), tuple(sorted(statuses)),
+    q = Query(midnight_ms(c, first), end_of_day_ms(c, last), tuple(sorted(statuses)),
               values.get("sort", "asc"), values.get("subject"), values.get("email"), values.get("fromaddress"),
               values.get("xapiheader"))
     if scroll is not None and "limit" not in values:
@@ -96,7 +95,7 @@ def v6_query(c: Core, values: dict[str, Any]) -> Query:
     """The v6 filters (notes §4.2; names beyond events, message_id, limit, sort, scrollId are assumptions)."""
     first, last = date_range(c, values["start_date"], values.get("end_date"), "start_date", "end_date")
     start = midnight_ms(c, first)
-    end = midnight_ms(c, last + timedelta(days=1))
+    end = end_of_day_ms(c, last)
     if values.get("start_time"):
         start = parse_datetime(c, values["start_time"], "start_time")
         if not midnight_ms(c, first) <= start < end:

@@ -7,8 +7,19 @@ The aggregates and their members are the reference/logs page's (notes §4.1).
 from __future__ import annotations
 
 from ...world import bounce_kind
-from ...world.model import (BOUNCED, CLICKED, COMPLAINED, DELIVERED, DROPPED, EMAIL, INVALID, OPENED, SENT,
-                            UNSUBSCRIBED, Event)
+from ...world.model import (
+    BOUNCED,
+    CLICKED,
+    COMPLAINED,
+    DELIVERED,
+    DROPPED,
+    EMAIL,
+    INVALID,
+    OPENED,
+    SENT,
+    UNSUBSCRIBED,
+    Event,
+)
 
 PROCESSED, NC_SENT, OPEN, CLICK, UNSUBSCRIBE = "processed", "sent", "open", "click", "unsubscribe"
 BOUNCE, SOFTBOUNCE, HARDBOUNCE, SPAM, NC_INVALID, NC_DROPPED = ("bounce", "softbounce", "hardbounce", "spam",

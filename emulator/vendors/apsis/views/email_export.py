@@ -8,6 +8,7 @@ failed or the data set is over the size limit. After file_expires_at the export 
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request, url_for
@@ -16,7 +17,7 @@ from ....core import Core
 from ....exports import FAILED, PENDING, TOO_LARGE, Job
 from ..account import Account, iso
 from ..auth import sign_download, valid_download
-from ..checks import check_window, checked, invalid, parse_time_ms
+from ..checks import check_pending, check_window, checked, invalid, parse_time_ms
 from ..email_csv import gzip_csv
 from ..errors import Problem
 
@@ -33,12 +34,45 @@ def core() -> Core:
 @bp.post("/emails/reports")
 def request_export() -> Response:
     c = core()
-    body = checked("POST", "/emails/reports")["__body__"]
     acc = Account(c)
+    job_request = parse_request(acc, checked("POST", "/emails/reports")["__body__"], c.clock.now_ms())
+    if len(acc.sections()) > MAX_SECTIONS:
+        raise Problem(
+            413,
+            f"The account has {len(acc.sections())} sections; email event exports support "
+            f"accounts with at most {MAX_SECTIONS} sections.",
+        )
+    check_pending(c, KIND, "email event exports")
+    sections = job_request["sections"]
+    segment = next((s for s in acc.cat.segments if s.id == job_request["segment_id"]), None)
+    rows = acc.estimate_event_rows(
+        job_request["start_ms"],
+        job_request["until_ms"],
+        set(sections) if sections is not None else None,
+        segment,
+    )
+    extra_columns = len(job_request["attributes"]) + len(job_request["tags"])
+    cells = rows * (20 + extra_columns) // 20  # seed 1: many attributes or events -> too large
+    job = c.exports.create(
+        "apsis",
+        KIND,
+        job_request,
+        estimated_events=cells,
+        ttl=FILE_TTL,
+        modifiers=g.decision.export,
+        size_limit=c.settings.apsis_export_size_limit,
+        meta={"estimated_rows": rows},
+    )
+    return Response(json.dumps({"report_id": job.id}), status=202, content_type="application/json")
+
+
+def parse_request(acc: Account, body: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """The export's request in account terms (indexes, ids); 400 naming the field for unknown items."""
     start_ms = parse_time_ms(body["start_at"], "start_at")
-    now_ms = c.clock.now_ms()
     end_ms = parse_time_ms(body["end_at"], "end_at") if "end_at" in body else now_ms
-    check_window(start_ms, end_ms)  # seed 1: three months at most, validated when requesting
+    check_window(
+        start_ms, end_ms, None if "end_at" in body else "the time of the request"
+    )  # seed 1: three months at most, validated when requesting
     sections = None
     if "sections" in body:
         sections = sorted({acc.section(d, f"sections[{i}]").index for i, d in enumerate(body["sections"])})
@@ -51,50 +85,19 @@ def request_export() -> Response:
         if version not in attr.version_ids:
             raise invalid(f"{field}.version_id", f"attribute {attr.discriminator!r} has no version {version}")
         attributes.append({"discriminator": attr.discriminator, "version_id": version})
-    tags = [
-        {"discriminator": t.discriminator, "id": t.id}
-        for t in (
-            acc.tag(spec["tag_discriminator"], f"additional_tag_mappings[{i}].tag_discriminator")
-            for i, spec in enumerate(body.get("additional_tag_mappings") or [])
-        )
-    ]
-    if len(acc.sections()) > MAX_SECTIONS:
-        raise Problem(
-            413,
-            f"The account has {len(acc.sections())} sections; email event exports support "
-            f"accounts with at most {MAX_SECTIONS} sections.",
-        )
-    if c.exports.count_in_state("apsis", KIND, PENDING) >= c.settings.apsis_pending_export_limit:
-        raise Problem(
-            429,
-            "Pending export count limit reached: wait for pending email event exports to "
-            f"complete (limit {c.settings.apsis_pending_export_limit}).",
-        )
-    until_ms = min(end_ms, now_ms)  # events after the request do not exist yet
-    job_request = {
+    tags = []
+    for i, spec in enumerate(body.get("additional_tag_mappings") or []):
+        tag = acc.tag(spec["tag_discriminator"], f"additional_tag_mappings[{i}].tag_discriminator")
+        tags.append({"discriminator": tag.discriminator, "id": tag.id})
+    return {
         "start_ms": start_ms,
         "end_ms": end_ms,
-        "until_ms": until_ms,
+        "until_ms": min(end_ms, now_ms),  # events after the request do not exist yet
         "sections": sections,
         "segment_id": segment.id if segment else 0,
         "attributes": attributes,
         "tags": tags,
     }
-    rows = acc.estimate_event_rows(
-        start_ms, until_ms, set(sections) if sections is not None else None, segment
-    )
-    cells = rows * (20 + len(attributes) + len(tags)) // 20  # seed 1: many attributes or events -> too large
-    job = c.exports.create(
-        "apsis",
-        KIND,
-        job_request,
-        estimated_events=cells,
-        ttl=FILE_TTL,
-        modifiers=g.decision.export,
-        size_limit=c.settings.apsis_export_size_limit,
-        meta={"estimated_rows": rows},
-    )
-    return Response(json.dumps({"report_id": job.id}), status=202, content_type="application/json")
 
 
 def _job(c: Core, report_id: str) -> Job:

@@ -5,6 +5,7 @@ it), 410 once expired or for an unknown id, 503 when processing failed."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
@@ -12,7 +13,7 @@ from ....core import Core
 from ....exports import EXPIRED, FAILED, PENDING, TOO_LARGE
 from ....writers import coalesce, gzip_stream
 from ..account import Account, iso
-from ..checks import check_window, checked, invalid, parse_time_ms
+from ..checks import check_pending, check_window, checked, invalid, parse_time_ms
 from ..errors import Problem
 from ..profile_json import json_file
 
@@ -29,42 +30,20 @@ def core() -> Core:
 @bp.post("/audience/profiles/exports")
 def request_export() -> Response:
     c = core()
-    body = checked("POST", "/audience/profiles/exports")["__body__"]
     acc = Account(c)
-    attributes = [
-        {"discriminator": a.discriminator, "version_id": a.version_id}
-        for a in (acc.attribute(d, f"attributes[{i}]") for i, d in enumerate(body.get("attributes") or []))
-    ]
-    tags = [
-        {"discriminator": t.discriminator, "id": t.id}
-        for t in (acc.tag(d, f"tags[{i}]") for i, d in enumerate(body.get("tags") or []))
-    ]
-    events = [acc.event_type(d, f"events[{i}]").canonical for i, d in enumerate(body.get("events") or [])]
-    topics = [acc.topic(d, f"topics[{i}]").topic for i, d in enumerate(body.get("topics") or [])]
-    segment = acc.segment(body.get("segment_filter"))
-    now_ms = c.clock.now_ms()
-    start_ms = end_ms = until_ms = 0
-    if events or "start_at" in body:
-        if "start_at" not in body:
-            raise invalid(
-                "start_at", "is required when events are requested"
-            )  # seed 2: "start_at (mandatory)"
-        start_ms = parse_time_ms(body["start_at"], "start_at")
-        end_ms = parse_time_ms(body["end_at"], "end_at") if "end_at" in body else start_ms + WEEK_MS
-        check_window(start_ms, end_ms)  # seed 2: three months at most, validated when requesting
-        until_ms = min(end_ms, now_ms)  # events after the request do not exist yet
-    if c.exports.count_in_state("apsis", KIND, PENDING) >= c.settings.apsis_pending_export_limit:
-        raise Problem(
-            429,
-            "Pending export count limit reached: wait for pending profile exports to complete "
-            f"(limit {c.settings.apsis_pending_export_limit}).",
-        )
-    share = segment.share_permille / 1000 if segment else 1.0
-    profiles = int(acc.world.size * share) if (attributes or tags) else 0
-    event_rows = (
-        acc.estimate_event_rows(start_ms, until_ms, None, segment) if events and until_ms > start_ms else 0
+    job_request = parse_request(
+        acc, checked("POST", "/audience/profiles/exports")["__body__"], c.clock.now_ms()
     )
-    cells = profiles * (len(attributes) + len(tags) + len(topics)) // 4 + event_rows
+    check_pending(c, KIND, "profile exports")
+    segment = next((s for s in acc.cat.segments if s.id == job_request["segment_id"]), None)
+    share = segment.share_permille / 1000 if segment else 1.0
+    fields = len(job_request["attributes"]) + len(job_request["tags"])
+    profiles = int(acc.world.size * share) if fields else 0
+    event_rows = 0
+    if job_request["events"] and job_request["until_ms"] > job_request["start_ms"]:
+        event_rows = acc.estimate_event_rows(job_request["start_ms"], job_request["until_ms"], None, segment)
+    job_request["estimated_event_rows"] = event_rows
+    cells = profiles * (fields + len(job_request["topics"])) // 4 + event_rows
     if cells > c.settings.apsis_export_size_limit:
         # seed 2: a very large data set may give "a status of error when attempting to request ... an export"
         raise Problem(
@@ -72,17 +51,6 @@ def request_export() -> Response:
             "The requested data set exceeds the maximum file size: request a smaller subset "
             "(fewer attributes, tags or event types, or a shorter window).",
         )
-    job_request = {
-        "attributes": attributes,
-        "tags": tags,
-        "events": events,
-        "topics": topics,
-        "segment_id": segment.id if segment else 0,
-        "start_ms": start_ms,
-        "end_ms": end_ms,
-        "until_ms": until_ms,
-        "estimated_event_rows": event_rows,
-    }
     job = c.exports.create(
         "apsis",
         KIND,
@@ -103,6 +71,40 @@ def request_export() -> Response:
         "file_download_url_expires_at": iso(int(job.expires_at * 1000)),
     }
     return Response(json.dumps(payload), status=202, content_type="application/json")
+
+
+def parse_request(acc: Account, body: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """The export's request in account terms; 400 naming the field for unknown items or bad times."""
+    attributes = []
+    for i, disc in enumerate(body.get("attributes") or []):
+        attr = acc.attribute(disc, f"attributes[{i}]")
+        attributes.append({"discriminator": attr.discriminator, "version_id": attr.version_id})
+    tags = []
+    for i, disc in enumerate(body.get("tags") or []):
+        tag = acc.tag(disc, f"tags[{i}]")
+        tags.append({"discriminator": tag.discriminator, "id": tag.id})
+    events = [acc.event_type(d, f"events[{i}]").canonical for i, d in enumerate(body.get("events") or [])]
+    topics = [acc.topic(d, f"topics[{i}]").topic for i, d in enumerate(body.get("topics") or [])]
+    segment = acc.segment(body.get("segment_filter"))
+    start_ms = end_ms = until_ms = 0
+    if events and "start_at" not in body:
+        raise invalid("start_at", "is required when events are requested")  # seed 2: "start_at (mandatory)"
+    if "start_at" in body:
+        start_ms = parse_time_ms(body["start_at"], "start_at")
+        # seed 2: end_at defaults to one week after start_at; the window is three months at most
+        end_ms = parse_time_ms(body["end_at"], "end_at") if "end_at" in body else start_ms + WEEK_MS
+        check_window(start_ms, end_ms)
+        until_ms = min(end_ms, now_ms)  # events after the request do not exist yet
+    return {
+        "attributes": attributes,
+        "tags": tags,
+        "events": events,
+        "topics": topics,
+        "segment_id": segment.id if segment else 0,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+        "until_ms": until_ms,
+    }
 
 
 @bp.get("/audience/profiles/exports/<export_id>")
