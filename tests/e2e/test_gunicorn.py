@@ -12,6 +12,8 @@ from emulator.exports import Exports
 from emulator.store import Store
 from emulator.clock import Clock
 
+from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET
+
 from .server import get_json, running_server
 
 pytestmark = pytest.mark.gunicorn
@@ -43,6 +45,28 @@ def test_state_created_through_one_worker_is_seen_by_another(tmp_path):
             assert get_json(base + "/_emulator/scenario")["names"] == ["slow-exports"]
             assert [j["id"] for j in get_json(base + "/_emulator/jobs")["items"]] == [job.id]
         assert all(w["scenario"] == ["slow-exports"] for w in workers.values())
+
+
+def test_job_created_through_one_worker_is_served_by_another(tmp_path):
+    """An APSIS export created by the worker that took the POST is polled through the other worker."""
+    with running_server(tmp_path / "s", "--workers", "2") as base:
+        get_json(base + "/_emulator/clock", method="POST", body={"set": "2026-03-10T12:00:00Z"})
+        api = base + "/apsis"
+        creds = {"grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
+                 "client_secret": DEFAULT_APSIS_CLIENT_SECRET}
+        token = get_json(api + "/oauth/token", method="POST", body=creds)["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        report = get_json(api + "/emails/reports", method="POST", headers=auth,
+                          body={"start_at": "2026-03-09T00:00:00Z", "end_at": "2026-03-09T01:00:00Z"})
+        creator = get_json(base + "/_emulator/journal?path=/emails/reports&method=POST")["items"][-1]["worker"]
+        get_json(base + "/_emulator/clock", method="POST", body={"advance": 120})
+        for _ in range(200):
+            assert get_json(f"{api}/emails/reports/{report['report_id']}", headers=auth)["status"] == "completed"
+            served = get_json(base + "/_emulator/journal?path=/emails/reports/*&method=GET&status=200")["items"]
+            if {e["worker"] for e in served} - {creator}:
+                break
+        else:
+            pytest.fail("every status call landed on the creating worker")
 
 
 def test_fault_counters_are_shared_across_workers(tmp_path):
