@@ -36,9 +36,14 @@ def skipped_checks(case) -> list:
 
 
 def merge_auth(case, auth: dict[str, dict[str, str]]) -> dict[str, str]:
-    """Put credentials in the case unless the case itself sets that parameter; return extra headers."""
+    """Put query credentials in the case (replacing generated ones); return the credential headers to send.
+
+    Schemathesis' ignored_auth check then re-sends the case with the credential removed or altered."""
     if auth.get("query"):
-        case.query = {**auth["query"], **(case.query or {})}
+        case.query = {**(case.query or {}), **auth["query"]}
+        # Tell schemathesis these are real credentials, not generated ones, so that its ignored_auth
+        # check probes without them instead of expecting this request to fail.
+        case._has_explicit_auth = True
     return {k: v for k, v in (auth.get("headers") or {}).items() if k not in (case.headers or {})}
 
 
@@ -51,6 +56,8 @@ def run(contract_path: str, base_url: str, auth: dict[str, dict[str, str]], *, m
 
     schema = schemathesis.openapi.from_path(contract_path)
     schema.config.update(base_url=base_url)
+    if app is not None:
+        schema.app = app  # in-process: every call, probes included, goes to the WSGI app
     rows: list[Row] = []
     for result in schema.get_all_operations():
         operation = result.ok()

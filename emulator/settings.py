@@ -64,6 +64,9 @@ class Settings:
     netcore_download_ttl: int = 3600  # virtual seconds a Download Logs file lives once ready (emulator choice)
     netcore_download_max_events: int = 5_000_000  # larger downloads fail as too large (emulator choice)
     netcore_subaccounts: tuple[str, ...] = ("emulator-sub",)  # usernames the v6 sub-account header accepts
+    # --- ExpertSender (seed expertsender-get-subscriber-activity.txt, notes expertsender.md) ---
+    expertsender_csv_bom: bool = False  # clients strip a UTF-8 BOM; .NET writers may send one (notes §3)
+    expertsender_line_end: str = "crlf"  # crlf (.NET default) or lf (notes §3)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def vendor_port(self, vendor: str) -> int:
@@ -110,6 +113,9 @@ _ENV: dict[str, tuple[str, Any]] = {
     "EMULATOR_APSIS_PENDING_EXPORT_LIMIT": ("apsis_pending_export_limit", int),
     "EMULATOR_APSIS_EXPORT_SIZE_LIMIT": ("apsis_export_size_limit", int),
     "EMULATOR_APSIS_DOWNLOAD_URL_TTL": ("apsis_download_url_ttl", int),
+    # ExpertSender
+    "EMULATOR_EXPERTSENDER_CSV_BOM": ("expertsender_csv_bom", _bool),
+    "EMULATOR_EXPERTSENDER_LINE_END": ("expertsender_line_end", str),
     # Netcore
     "EMULATOR_NETCORE_RETENTION_DAYS": ("netcore_retention_days", int),
     "EMULATOR_NETCORE_V51_LIMIT_DEFAULT": ("netcore_v51_limit_default", int),
@@ -154,5 +160,7 @@ def validate(settings: Settings) -> None:
         raise SettingsError("scale must be positive")
     if not 0 <= settings.gzip_level <= 9:
         raise SettingsError("gzip level must be 0-9")
+    if settings.expertsender_line_end not in ("crlf", "lf"):
+        raise SettingsError("EMULATOR_EXPERTSENDER_LINE_END must be crlf or lf")
     if not settings.scenarios:
         raise SettingsError("at least one scenario is needed (use 'default' for none)")

@@ -32,6 +32,8 @@ ENGAGEMENT_HOURS = 48  # opens and clicks happen within two days of the send
 _RAW = [math.exp(-k / 3.0) for k in range(ENGAGEMENT_HOURS)]
 ENGAGEMENT_WEIGHTS = tuple(w / sum(_RAW) for w in _RAW)
 Y2020_MS = 1_577_836_800_000
+FIRST_DAY = (date.min - date(1970, 1, 1)).days  # the calendar the world can name (years 1 to 9999)
+LAST_DAY = (date.max - date(1970, 1, 1)).days - 1
 
 # Bounce codes from the APSIS email export seed, with the rough share each has among bounces.
 BOUNCE_CODES = ((2001, 30), (2002, 8), (2004, 6), (3001, 14), (3002, 6), (3003, 4), (1000, 6), (1002, 4),
@@ -150,6 +152,8 @@ class World:
     def _messages_on(self, day: int) -> tuple[Message, ...]:
         """The messages whose sending starts on UTC day `day` (days since the Unix epoch)."""
         cat, seed = self.catalog, self.seed
+        if not FIRST_DAY <= day <= LAST_DAY:
+            return ()
         rng = random.Random(h(seed, 30, day))
         count = 2 + rng.randrange(4) + (1 if rng.random() < 0.4 else 0)
         out = []

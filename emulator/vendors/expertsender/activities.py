@@ -1,0 +1,173 @@
+"""Activities rows: canonical events of one business-unit day rendered as the seed's CSV columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Callable, Iterator
+from zoneinfo import ZoneInfo
+
+from ...world import World
+from ...world import model as m
+from .columns import CHANNEL_TYPES, columns
+
+# Seed "Supported activity data types" -> the canonical event each one lists.
+EVENT_OF_TYPE = {
+    "Subscriptions": m.SUBSCRIBED, "Confirmations": m.CONFIRMED, "Sends": m.SENT, "Opens": m.OPENED,
+    "Clicks": m.CLICKED, "Complaints": m.COMPLAINED, "Removals": m.UNSUBSCRIBED, "Bounces": m.BOUNCED,
+    "Goals": m.GOAL,
+}
+CHANNEL_NAME = {m.EMAIL: "Email", m.SMS: "SmsMms"}
+
+# Bounce reasons (seed "Bounce reasons") and an SMTP diagnostic per detailed bounce code of the world.
+_DIAGNOSTIC = {
+    2001: ("UserUnknown", "550 5.1.1 Recipient address rejected: User unknown"),
+    2002: ("UserUnknown", "550 5.1.2 Host or domain name not found"),
+    2004: ("UserUnknown", "550 5.2.1 The email account that you tried to reach is disabled"),
+    3001: ("MailboxFull", "452 4.2.2 Mailbox full, quota exceeded"),
+    3002: ("Other", "421 4.7.0 Try again later, closing connection"),
+    3003: ("Other", "550 5.2.1 Mailbox inactive"),
+    1000: ("Blocked", "554 5.7.1 Message rejected: spam content"),
+    1002: ("Blocked", "550 5.7.1 Service unavailable, client host blocked using a DNS blocklist"),
+    4003: ("Other", "451 4.4.0 Network error while delivering"),
+    4007: ("Other", "550 5.7.23 SPF validation failed"),
+    4008: ("Other", "550 5.7.26 Unauthenticated email is not accepted due to DMARC policy"),
+    4009: ("Other", "550 5.7.20 No valid DKIM signature found"),
+    5000: ("OutOfOffice", ""),  # an auto reply carries no diagnostic code ("Optional" in the seed)
+    9999: ("Unknown", ""),
+}
+
+
+def bounce_reason(code: int) -> tuple[str, str]:
+    """(seed bounce reason, diagnostic code text) for a world bounce code."""
+    if code in _DIAGNOSTIC:
+        return _DIAGNOSTIC[code]
+    if 1000 <= code < 2000:
+        return "Blocked", ""
+    if 2000 <= code < 3000:
+        return "UserUnknown", ""
+    if 5000 <= code < 6000:
+        return "OutOfOffice", ""
+    return "Other", ""
+
+
+def local_day(day: date, tz: ZoneInfo) -> tuple[int, int]:
+    """[start, end) in epoch ms of a business-unit-local calendar day (23 or 25 hours across DST)."""
+    start = datetime.combine(day, time(0), tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tz)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+@dataclass
+class ActivityQuery:
+    activity: str
+    day: date
+    channel: str = "Email"  # All, Email, SmsMms
+    extended: bool = False
+    flags: dict[str, bool] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    message_id: int | None = None
+    until_ms: int | None = None  # virtual now: what has not happened yet is not listed
+
+    def header(self) -> list[str]:
+        channel = self.channel if self.activity in CHANNEL_TYPES else "Email"
+        return columns(self.activity, channel, self.extended, self.flags)
+
+
+def matching_events(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[m.Event]:
+    """The day's events of the query's type, channel, tags and message, in time order."""
+    start, end = local_day(q.day, tz)
+    if q.until_ms is not None:
+        end = max(start, min(end, q.until_ms))
+    want_channel = None
+    if q.activity in CHANNEL_TYPES and q.channel != "All":
+        want_channel = m.EMAIL if q.channel == "Email" else m.SMS
+    elif q.activity not in CHANNEL_TYPES:
+        want_channel = m.EMAIL
+    wanted_tags = set(q.tags)
+    for event in world.events(start, end, (EVENT_OF_TYPE[q.activity],)):
+        if event.duplicate or (want_channel and event.channel != want_channel):
+            continue
+        if q.message_id is not None and event.message_id != q.message_id:
+            continue
+        if wanted_tags:
+            msg = world.message(event.message_id) if event.message_id else None
+            if msg is None or not wanted_tags <= set(msg.tags):
+                continue
+        yield event
+
+
+def rows(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[list[Any]]:
+    getters = [_GETTERS[name] for name in q.header()]
+    lists = world.lists_by_id
+    goals = {g.id: g for g in world.catalog.goals}
+    ctx = _Context(world, tz, lists, goals)
+    for event in matching_events(world, q, tz):
+        ctx.load(event)
+        yield [get(ctx) for get in getters]
+
+
+class _Context:
+    """The parts of one row several columns share, loaded once per event."""
+
+    def __init__(self, world: World, tz: ZoneInfo, lists, goals):
+        self.world, self.tz, self.lists, self.goals = world, tz, lists, goals
+        self._second = -1
+        self._stamp = ""
+
+    def load(self, event: m.Event) -> None:
+        self.e = event
+        self.person = self.world.recipient(event.recipient)
+        self.msg = self.world.message(event.message_id) if event.message_id else None
+        self.sms = event.channel == m.SMS
+
+    def date(self) -> str:
+        second = self.e.ts // 1000
+        if second != self._second:  # many rows share a second: format it once
+            self._second = second
+            self._stamp = datetime.fromtimestamp(second, self.tz).strftime("%Y-%m-%d %H:%M:%S")
+        return self._stamp
+
+    def list_id(self) -> int | str:
+        if self.e.list_id:
+            return self.e.list_id
+        return self.msg.list_id if self.msg else ""
+
+    def delivery_ip(self) -> str:
+        if self.msg:
+            return self.world.delivery_ip(self.msg, self.e.recipient)
+        ips = self.world.catalog.delivery_ips
+        return ips[self.e.recipient % len(ips)]  # the confirmation request's sending IP
+
+
+def _list_name(c: _Context) -> str:
+    list_id = c.list_id()
+    return c.lists[list_id].name if list_id in c.lists else ""
+
+
+def _link(c: _Context):
+    return c.msg.links[c.e.link] if c.msg and c.e.link >= 0 else None
+
+
+_GETTERS: dict[str, Callable[[_Context], Any]] = {
+    "Date": _Context.date,
+    "Email": lambda c: "" if c.sms else c.person.email,  # SmsMms rows carry a phone, email rows an email
+    "Phone": lambda c: c.person.phone if c.sms else "",
+    "ListId": _Context.list_id,
+    "ListName": _list_name,
+    "CustomSubscriberId": lambda c: c.person.custom_id,
+    "Channel": lambda c: CHANNEL_NAME[c.e.channel],
+    "MessageId": lambda c: c.msg.id if c.msg else "",
+    "MessageSubject": lambda c: c.msg.subject_for(c.e.variation) if c.msg else "",
+    "Url": lambda c: (_link(c).url if _link(c) else ""),
+    "Title": lambda c: (_link(c).title if _link(c) else ""),
+    "MessageGuid": lambda c: c.world.message_guid(c.msg.id, c.e.recipient) if c.msg else "",
+    "MessageContentId": lambda c: c.msg.content_id if c.msg else "",
+    "SegmentId": lambda c: c.msg.segment_id if c.msg else "",  # "If only a list was used then it will return 0."
+    "ActivityIp": lambda c: c.e.ip,
+    "DeliveryIp": _Context.delivery_ip,
+    "Reason": lambda c: bounce_reason(c.e.bounce_code)[0] if c.e.type == m.BOUNCED else c.e.reason,
+    "DiagnosticCode": lambda c: bounce_reason(c.e.bounce_code)[1],
+    "GoalValue": lambda c: c.goals[c.e.goal_id].value if c.e.goal_id in c.goals else 0,
+    "GoalId": lambda c: c.e.goal_id,
+}

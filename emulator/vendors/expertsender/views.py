@@ -1,0 +1,217 @@
+"""ExpertSender views: Activities (CSV) and the companion endpoints an activity exporter pairs with it."""
+
+from __future__ import annotations
+
+import hmac
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterator
+from zoneinfo import ZoneInfo
+
+from flask import Response, current_app, request
+
+from ...core import Core
+from ...world import bounce_kind
+from ...world import model as m
+from ...writers import coalesce, csv_stream, gzip_stream
+from .activities import ActivityQuery, bounce_reason, local_day, rows
+from .columns import FLAGS, SYSTEM_TAGS, TAG_TYPES
+from .errors import api_error
+from .params import BadRequest, check
+from .xml import data_response
+
+INVALID_KEY = "Supplied API key is invalid."  # ExpertSender notes: 403 for a wrong API key
+
+
+def core() -> Core:
+    return current_app.config["EMULATOR_CORE"]
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(core().settings.expertsender_timezone)
+
+
+def authorize() -> None:
+    given = next((v for k, v in request.args.items() if k.lower() == "apikey"), "")
+    if not hmac.compare_digest(given.encode(), core().settings.expertsender_api_key.encode()):
+        raise BadRequest(403, INVALID_KEY)
+
+
+def csv_response(header: list[str], body_rows: Iterator[list[Any]]) -> Response:
+    """Streamed CSV with the configured BOM and line end; gzip when the client accepts it."""
+    settings = core().settings
+    line_end = "\n" if settings.expertsender_line_end == "lf" else "\r\n"
+    chunks = coalesce(csv_stream(header, body_rows, line_end=line_end, bom=settings.expertsender_csv_bom))
+    response = Response(content_type="text/csv; charset=utf-8")
+    if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        chunks = gzip_stream(chunks, settings.gzip_level)
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = "private"
+    response.response = chunks
+    return response
+
+
+# --- Activities ------------------------------------------------------------------------------------
+def activities(message_id: str | None = None) -> Response:
+    authorize()
+    path = "/v2/Api/Activities" + ("/{id}" if message_id is not None else "")
+    values = check("GET", path, request.args, {"id": message_id} if message_id is not None else None)
+    activity = values["type"]
+    tags = tuple(t.strip() for t in values.get("tags", "").split(",") if t.strip())
+    if tags and activity not in TAG_TYPES:
+        raise BadRequest(400, f"Invalid 'tags' parameter: not available for activity type {activity}.")
+    system = [t for t in tags if t in SYSTEM_TAGS]
+    if system:
+        raise BadRequest(400, f"Invalid 'tags' parameter: system tags cannot be searched ({', '.join(system)}).")
+    query = ActivityQuery(
+        activity=activity, day=date.fromisoformat(values["date"]), channel=values.get("channel", "Email"),
+        extended=values.get("columns", "Standard") == "Extended",
+        flags={flag: bool(values.get(flag, False)) for flag in FLAGS}, tags=tags,
+        message_id=values.get("id"), until_ms=core().clock.now_ms())
+    return csv_response(query.header(), rows(core().world, query, tz()))
+
+
+# --- Companion endpoints ---------------------------------------------------------------------------
+def server_time() -> Response:
+    authorize()
+    check("GET", "/v2/Api/Time", request.args)
+    now = datetime.fromtimestamp(core().clock.now(), timezone.utc)
+    return data_response(now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z")  # .NET's 7 fractional digits
+
+
+def _list_item(lst) -> list:
+    return [("Id", lst.id), ("Name", lst.name), ("FriendlyName", lst.name), ("Language", "en-US"),
+            ("OptInMode", "DoubleOptIn" if lst.double_opt_in else "SingleOptIn")]
+
+
+def lists() -> Response:
+    authorize()
+    values = check("GET", "/v2/Api/Lists", request.args)
+    items = [] if values.get("seedLists") else core().world.catalog.lists
+    return data_response({"Lists": [("List", _list_item(lst)) for lst in items]})
+
+
+def one_list(list_id: str) -> Response:
+    authorize()
+    values = check("GET", "/v2/Api/Lists/{id}", request.args, {"id": list_id})
+    lst = core().world.lists_by_id.get(values["id"])
+    if lst is None:
+        raise BadRequest(404, f"List with id {values['id']} not found.")
+    return data_response([("Id", lst.id), ("Name", lst.name), ("FriendlyName", lst.name),
+                          ("CreatedDate", "2019-03-01T09:00:00"), ("Language", "en-US"), ("IsSeedList", False),
+                          ("IsDeleted", False), ("OptInMode", "DoubleOptIn" if lst.double_opt_in else "SingleOptIn"),
+                          ("Size", lst.size)])
+
+
+def _local(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz()).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _message_fields(msg) -> list:
+    world = core().world
+    lst = world.lists_by_id[msg.list_id]
+    segments = [("Segment", [("Id", msg.segment_id), ("Name", world.segments_by_id[msg.segment_id].name)])] \
+        if msg.segment_id else []
+    return [("Id", msg.id), ("FromName", msg.sender_name), ("FromEmail", msg.sender_email),
+            ("Subject", msg.subject), ("Type", "Newsletter"), ("SentDate", _local(msg.send_ms)),
+            ("Tags", [("Tag", t) for t in msg.tags]), ("Lists", [("List", [("Id", lst.id), ("Name", lst.name)])]),
+            ("Segments", segments)]
+
+
+def _date_range(values: dict[str, Any], default_days: int) -> tuple[int, int]:
+    """[start of startDate, end of endDate) in business-unit days; defaults to the last `default_days`."""
+    today = datetime.fromtimestamp(core().clock.now(), tz()).date()
+    start = date.fromisoformat(values["startDate"]) if values.get("startDate") else today - timedelta(days=default_days - 1)
+    end = date.fromisoformat(values["endDate"]) if values.get("endDate") else today
+    if end < start:
+        raise BadRequest(400, "Invalid 'endDate' parameter: must not be before startDate.")
+    if (end - start).days > 366:
+        raise BadRequest(400, "Invalid 'endDate' parameter: the range may span at most 366 days.")
+    return local_day(start, tz())[0], local_day(end, tz())[1]
+
+
+def messages() -> Response:
+    authorize()
+    values = check("GET", "/v2/Api/Messages", request.args)
+    start, end = _date_range(values, 7)
+    tag = values.get("tag")
+    items = [msg for msg in core().world.messages_between(start, min(end, core().clock.now_ms()))
+             if msg.channel == m.EMAIL and (not tag or tag in msg.tags)]
+    if values.get("type") not in (None, "Newsletter"):
+        items = []  # the world's campaigns are all newsletters
+    return data_response({"Messages": [("Message", _message_fields(msg)) for msg in items]})
+
+
+def _message(message_id: int):
+    msg = core().world.message(message_id)
+    if msg is None or msg.channel != m.EMAIL or msg.send_ms > core().clock.now_ms():
+        raise BadRequest(404, f"Message with id {message_id} not found.")
+    return msg
+
+
+def one_message(message_id: str) -> Response:
+    authorize()
+    values = check("GET", "/v2/Api/Messages/{id}", request.args, {"id": message_id})
+    return data_response(_message_fields(_message(values["id"])))
+
+
+def message_statistics(message_id: str) -> Response:
+    """Counters equal the counts of the message's Activities rows over the same business-unit days."""
+    authorize()
+    values = check("GET", "/v2/Api/MessageStatistics/{id}", request.args, {"id": message_id})
+    msg = _message(values["id"])
+    if values.get("startDate") or values.get("endDate"):
+        start, end = _date_range(values, 1)
+    else:  # the whole life of the message: its send day and the two engagement days after it
+        send_day = datetime.fromtimestamp(msg.send_ms / 1000, tz()).date()
+        start, end = local_day(send_day, tz())[0], local_day(send_day + timedelta(days=3), tz())[0]
+    counts: Counter[str] = Counter()
+    openers, clickers = set(), set()
+    for e in core().world.events(start, min(end, core().clock.now_ms())):
+        if e.message_id != msg.id or e.duplicate:
+            continue
+        counts[e.type] += 1
+        if e.type == m.OPENED:
+            openers.add(e.recipient)
+        elif e.type == m.CLICKED:
+            clickers.add(e.recipient)
+    return data_response([
+        ("Sent", counts[m.SENT]), ("Bounced", counts[m.BOUNCED]), ("Delivered", counts[m.DELIVERED]),
+        ("Opens", counts[m.OPENED]), ("UniqueOpens", len(openers)), ("Clicks", counts[m.CLICKED]),
+        ("UniqueClicks", len(clickers)), ("Clickers", len(clickers)), ("Complaints", counts[m.COMPLAINED]),
+        ("Unsubscribes", counts[m.UNSUBSCRIBED]),
+    ])
+
+
+_BOUNCE_REASON_CODES = {"UserUnknown": 1, "MailboxFull": 2, "Blocked": 3, "Unknown": 6, "Other": 7, "OutOfOffice": 7}
+_BOUNCE_TYPES = {"hard": "Hard", "soft": "Soft", "transient": "Soft"}
+_BOUNCE_TYPE_CODES = {"Hard": 1, "Soft": 2}
+
+
+def bounces() -> Response:
+    """Bounce list CSV: Date, Email, Phone, BounceCode, BounceReason, BounceType (notes, DOC-BOUNCES)."""
+    authorize()
+    values = check("GET", "/v2/Api/Bounces", request.args)
+    window = _date_range(values, 1)
+    channel = values.get("channel", "Email")
+    reason_code, type_code = values.get("bounceReason"), values.get("bounceType")
+    world, zone, until = core().world, tz(), min(window[1], core().clock.now_ms())
+
+    def body() -> Iterator[list[Any]]:
+        for e in world.events(window[0], until, (m.BOUNCED,)):
+            if e.duplicate or (channel != "All" and (e.channel == m.SMS) != (channel == "SmsMms")):
+                continue
+            reason, diagnostic = bounce_reason(e.bounce_code)
+            kind = _BOUNCE_TYPES[bounce_kind(e.bounce_code)]
+            if reason_code is not None and _BOUNCE_REASON_CODES[reason] != reason_code:
+                continue
+            if type_code is not None and _BOUNCE_TYPE_CODES[kind] != type_code:
+                continue
+            person = world.recipient(e.recipient)
+            stamp = datetime.fromtimestamp(e.ts // 1000, zone).strftime("%Y-%m-%d %H:%M:%S")
+            sms = e.channel == m.SMS
+            yield [stamp, "" if sms else person.email, person.phone if sms else "",
+                   diagnostic.split(" ")[1] if diagnostic else "", reason, kind]
+
+    return csv_response(["Date", "Email", "Phone", "BounceCode", "BounceReason", "BounceType"], body())
