@@ -75,7 +75,8 @@ class World:
         self.segments_by_id = {seg.id: seg for seg in cat.segments}
         self.recipient = lru_cache(maxsize=1 << 16)(self._recipient)
         self.messages_on = lru_cache(maxsize=256)(self._messages_on)
-        self.shard = lru_cache(maxsize=8)(self._shard)
+        # Recent shards stay cached (about three days at scale 1; fewer when each shard is bigger).
+        self.shard = lru_cache(maxsize=max(4, int(72 / max(scale, 1.0))))(self._shard)
 
     # --- recipients ------------------------------------------------------------------------
     def _recipient(self, i: int) -> Recipient:
