@@ -8,8 +8,8 @@ import dataclasses
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from importlib import import_module
-from typing import Sequence
 
 from . import __version__
 from .faults import ScenarioError, load_library
@@ -113,7 +113,8 @@ def conform(args: argparse.Namespace) -> int:
     if args.auth_from_env:
         import yaml
 
-        vendor = yaml.safe_load(open(path)).get("x-emulator", {}).get("vendor")
+        with open(path) as handle:
+            vendor = yaml.safe_load(handle).get("x-emulator", {}).get("vendor")
         if vendor not in VENDOR_APPS:
             print(f"{path}: no vendor credentials hook for {vendor!r}", file=sys.stderr)
             return 2

@@ -7,7 +7,7 @@ users move the clock through the control API instead of sleeping.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .store import Store
 
@@ -61,5 +61,5 @@ def parse_rfc3339(value: str) -> datetime:
 
 def format_rfc3339(ts: float) -> str:
     """UTC RFC 3339 with a 'Z' suffix and whole seconds, the form the vendors' JSON uses."""
-    moment = datetime.fromtimestamp(int(ts), timezone.utc)
+    moment = datetime.fromtimestamp(int(ts), UTC)
     return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -8,11 +8,12 @@ turns the returned issues into its own error format.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 import yaml
@@ -24,7 +25,7 @@ def contracts_dir() -> Path:
     return Path(str(resources.files("emulator").joinpath("contracts")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(filename: str) -> dict[str, Any]:
     return yaml.safe_load((contracts_dir() / filename).read_text())
 
@@ -124,8 +125,7 @@ class Operation:
                 except (ValueError, UnicodeDecodeError):
                     issues.append(Issue("body", "(body)", "is not valid JSON"))
                 else:
-                    for err in body_errors(doc, self.body_schema):
-                        issues.append(err)
+                    issues.extend(body_errors(doc, self.body_schema))
                     values["__body__"] = doc
         return values, issues
 
@@ -236,7 +236,7 @@ class Contract:
         return self.doc.get("x-emulator", {})
 
 
-@lru_cache(maxsize=None)
+@cache
 def contract(filename: str) -> Contract:
     return Contract(filename)
 

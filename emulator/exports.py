@@ -30,7 +30,7 @@ class ExportModifiers:
     extra_delay: float = 0.0
     expires_after: float | None = None  # seconds after ready (an "expires early" fault)
 
-    def merge(self, other: "ExportModifiers") -> "ExportModifiers":
+    def merge(self, other: ExportModifiers) -> ExportModifiers:
         return ExportModifiers(
             outcome=other.outcome if other.outcome != OK else self.outcome,
             extra_delay=self.extra_delay + other.extra_delay,

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import yaml
@@ -223,9 +224,7 @@ class Faults:
             window = int(now // match["rate"]["per"])
             if self._store.incr(f"fault:rate:{key}:{window}") <= match["rate"]["limit"]:
                 return False
-        if "times" in match and self._store.incr(f"fault:fired:{key}") > match["times"]:
-            return False
-        return True
+        return not ("times" in match and self._store.incr(f"fault:fired:{key}") > match["times"])
 
     @staticmethod
     def _apply(decision: Decision, key: str, action: dict[str, Any]) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 # Default test credentials, accepted out of the box and printed at start (README: "Credentials").
 DEFAULT_APSIS_CLIENT_ID = "5c1e2a9d-7b4f-4e3a-9d61-0e6f1a2b3c4d"
@@ -78,7 +79,7 @@ class Settings:
     def loopback_only(self) -> bool:
         return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 

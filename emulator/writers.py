@@ -10,7 +10,8 @@ import csv
 import io
 import json
 import zlib
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 CHUNK_BYTES = 64 * 1024  # write in 64 KiB pieces: fewer, larger socket writes
 

@@ -7,8 +7,8 @@ from EMULATOR_CONTROL_TOKEN (header `X-Emulator-Token` or `Authorization: Bearer
 from __future__ import annotations
 
 import hmac
-import os
 import json
+import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request

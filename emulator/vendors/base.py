@@ -11,7 +11,7 @@ import json
 import logging
 import socket
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException

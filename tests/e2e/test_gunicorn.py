@@ -8,11 +8,10 @@ import urllib.request
 
 import pytest
 
-from emulator.exports import Exports
-from emulator.store import Store
 from emulator.clock import Clock
-
+from emulator.exports import Exports
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET
+from emulator.store import Store
 
 from .server import get_json, running_server
 

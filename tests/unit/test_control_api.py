@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,7 +23,7 @@ def test_clock_advance_and_set(client, core):
     assert core.clock.now() - before == pytest.approx(86_400, abs=5)
     body = client.post("/_emulator/clock", json={"set": "2030-01-02T03:04:05Z"}).get_json()
     assert body["now"].startswith("2030-01-02T03:04")
-    assert abs(core.clock.now() - datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp()) < 5
+    assert abs(core.clock.now() - datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()) < 5
 
 
 @pytest.mark.parametrize("body", [{"advance": -5}, {"advance": "soon"}, {"set": "yesterday"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -65,7 +65,7 @@ def test_probability_is_seeded_and_reproducible(tmp_path):
 
 def test_rate_window_follows_the_virtual_clock(tmp_path):
     core = build_core(Settings(state_dir=str(tmp_path)))
-    core.clock.set(datetime(2026, 5, 1, 12, 0, 0, 500_000, tzinfo=timezone.utc))
+    core.clock.set(datetime(2026, 5, 1, 12, 0, 0, 500_000, tzinfo=UTC))
     core.faults.activate(rules=[rule(rate={"limit": 1, "per": 60}, action={"status": 429})])
     assert statuses(core.faults, 3) == [None, 429, 429]
     core.clock.advance(60)
@@ -75,7 +75,7 @@ def test_rate_window_follows_the_virtual_clock(tmp_path):
 def test_time_window_on_the_virtual_clock(tmp_path):
     core = build_core(Settings(state_dir=str(tmp_path)))
     core.faults.activate(rules=[rule(**{"from": "2030-01-01T00:00:00Z", "until": "2030-01-02T00:00:00Z"})])
-    core.clock.set(datetime(2029, 12, 31, 23, 59, tzinfo=timezone.utc))
+    core.clock.set(datetime(2029, 12, 31, 23, 59, tzinfo=UTC))
     assert core.faults.decide(req()).status is None
     core.clock.advance(120)
     assert core.faults.decide(req()).status == 503

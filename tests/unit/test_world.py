@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from emulator.world import DAY_MS, HOUR_MS, World
 from emulator.world import model as m
 
-DAY = int(datetime(2026, 3, 10, tzinfo=timezone.utc).timestamp() * 1000)
+DAY = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_split_tests_have_variations_and_a_winning_partition(world):
 
 def test_event_time_is_zero_for_most_events_before_2020():
     """APSIS seed: event_time was introduced at the beginning of 2020, earlier events may have 0."""
-    old = int(datetime(2019, 6, 4, tzinfo=timezone.utc).timestamp() * 1000)
+    old = int(datetime(2019, 6, 4, tzinfo=UTC).timestamp() * 1000)
     events = list(World(42).events(old, old + DAY_MS))
     zero = sum(1 for e in events if e.source_ts == 0)
     assert zero / len(events) > 0.5

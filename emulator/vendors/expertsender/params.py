@@ -6,7 +6,8 @@ ASP.NET MVC binds query parameters by case-insensitive name, and enum values cas
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...contracts import contract
 from ..base import core_of  # noqa: F401  (re-exported for views)

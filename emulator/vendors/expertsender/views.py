@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hmac
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, request
@@ -16,7 +17,6 @@ from ...world import model as m
 from ...writers import coalesce, csv_stream, gzip_stream
 from .activities import ActivityQuery, bounce_reason, local_day, rows
 from .columns import FLAGS, SYSTEM_TAGS, TAG_TYPES
-from .errors import api_error
 from .params import BadRequest, check
 from .xml import data_response
 
@@ -76,7 +76,7 @@ def activities(message_id: str | None = None) -> Response:
 def server_time() -> Response:
     authorize()
     check("GET", "/v2/Api/Time", request.args)
-    now = datetime.fromtimestamp(core().clock.now(), timezone.utc)
+    now = datetime.fromtimestamp(core().clock.now(), UTC)
     return data_response(now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z")  # .NET's 7 fractional digits
 
 

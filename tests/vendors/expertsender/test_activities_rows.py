@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from collections import Counter
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -182,12 +181,12 @@ def test_bom_and_line_end_options(tmp_path):
 
 def test_date_selects_the_business_units_local_day(es, core):
     """Dates in the business unit's time zone (Europe/Warsaw by default); a local day is 23 h across DST."""
-    header, *rows = parse(es("/v2/Api/Activities", date="2026-03-29", type="Sends").data)
+    _header, *rows = parse(es("/v2/Api/Activities", date="2026-03-29", type="Sends").data)
     assert all(r[0].startswith("2026-03-29 ") for r in rows)
     start, end = local_day(date(2026, 3, 29), ZoneInfo("Europe/Warsaw"))
     assert end - start == 23 * 3_600_000
 
 
 def test_today_lists_only_what_has_happened(es, core):
-    header, *rows = parse(es("/v2/Api/Activities", date="2026-03-12", type="Sends").data)
+    _header, *rows = parse(es("/v2/Api/Activities", date="2026-03-12", type="Sends").data)
     assert all(r[0] <= "2026-03-12 10:00:00" for r in rows)  # virtual now is 09:00 UTC = 10:00 Warsaw
