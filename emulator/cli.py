@@ -48,8 +48,6 @@ def banner(settings: Settings) -> str:
     lines = [f"email-events-emulator {__version__}", "settings:"]
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
-        if f.name in ("extra",):
-            continue
         if f.name == "control_token":
             value = "(set)" if value else "(not set)"
         lines.append(f"  {f.name:<24} {value}")

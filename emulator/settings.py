@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Default test credentials, accepted out of the box and printed at start (README: "Credentials").
@@ -68,7 +68,6 @@ class Settings:
     # --- ExpertSender (seed expertsender-get-subscriber-activity.txt, notes expertsender.md) ---
     expertsender_csv_bom: bool = False  # clients strip a UTF-8 BOM; .NET writers may send one (notes §3)
     expertsender_line_end: str = "crlf"  # crlf (.NET default) or lf (notes §3)
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def vendor_port(self, vendor: str) -> int:
         """Port of a vendor's own root-path listener (with --vendor-ports): main port + 1, 2, 3 unless set."""
