@@ -17,5 +17,8 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
+bench: $(STAMP)
+	$(VENV)/bin/python -m benchmarks $(ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,99 @@
+"""Figures that need a real server: start-up time, and the serving worker's peak memory while streaming."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET
+from tests.e2e.server import free_port
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _call(url: str, body: dict | None = None, headers: dict | None = None, method: str | None = None) -> bytes:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(req, timeout=600) as resp:
+        return resp.read()
+
+
+def _start(workers: int = 1) -> tuple[subprocess.Popen, str, float]:
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--workers",
+                             str(workers), "--state-dir", tempfile.mkdtemp(prefix="bench-"), "--log-level",
+                             "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            _call(base + "/_emulator/health")
+            return proc, base, time.perf_counter() - t0
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.005)
+
+
+def startup(runs: int = 3) -> dict[str, float]:
+    """Seconds from launching `serve` to the first 200 from health; then the first request of the world."""
+    best_health, best_first = float("inf"), float("inf")
+    for _ in range(runs):
+        proc, base, healthy = _start()
+        try:
+            t0 = time.perf_counter()
+            _call(base + "/expertsender/v2/Api/Lists?apiKey=test_api_key1")  # builds the world in the worker
+            best_first = min(best_first, time.perf_counter() - t0)
+            best_health = min(best_health, healthy)
+        finally:
+            proc.terminate()
+            proc.wait()
+    return {"to_healthy_s": best_health, "first_world_request_s": best_first}
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory(windows_days: tuple[float, ...] = (0.5, 5.0)) -> list[dict]:
+    """Peak RSS of the one serving worker after streaming APSIS email exports of growing windows."""
+    proc, base, _ = _start(workers=1)
+    rows = []
+    try:
+        pid = json.loads(_call(base + "/_emulator/health"))["worker_pid"]
+        _call(base + "/_emulator/clock", {"set": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        creds = {"grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
+                 "client_secret": DEFAULT_APSIS_CLIENT_SECRET}
+        token = json.loads(_call(base + "/apsis/oauth/token", creds))["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        for days in windows_days:
+            _call(base + "/_emulator/reset", {})
+            _call(base + "/_emulator/clock", {"set": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            start = NOW - timedelta(days=days)
+            report = json.loads(_call(base + "/apsis/emails/reports", {
+                "start_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "end_at": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                auth))
+            _call(base + "/_emulator/clock", {"advance": 7200})
+            status = json.loads(_call(f"{base}/apsis/emails/reports/{report['report_id']}", headers=auth))
+            n = 0
+            with urllib.request.urlopen(status["file_download_url"], timeout=600) as resp:
+                import zlib
+
+                inflate = zlib.decompressobj(31)
+                while chunk := resp.read(1 << 16):
+                    n += inflate.decompress(chunk).count(b"\n")
+            rows.append({"window_days": days, "rows": n - 1, "peak_rss_mb": _peak_rss_mb(pid)})
+    finally:
+        proc.terminate()
+        proc.wait()
+    return rows
