@@ -38,6 +38,18 @@ def uuid_from(*parts: int) -> str:
     return f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}"
 
 
+def uuid_at(base: int, n: int) -> str:
+    """The n-th UUID of a family whose base is an `h(...)` value: two mixes, for per-row ids.
+
+    About 4x faster than `uuid_from` with four parts (profiled: correlation ids were 40% of an export)."""
+    hi = mix(base ^ n)
+    lo = mix(hi ^ 0x14057B7EF767814F)
+    hi = (hi & 0xFFFFFFFFFFFF0FFF) | 0x4000
+    lo = (lo & 0x3FFFFFFFFFFFFFFF) | 0x8000000000000000
+    s = "%016x%016x" % (hi, lo)
+    return f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}"
+
+
 def alnum(value: int, length: int) -> str:
     """Lower-case base-36 string of fixed length (APSIS discriminator suffixes look like this)."""
     chars = "0123456789abcdefghijklmnopqrstuvwxyz"

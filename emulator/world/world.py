@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from . import model as m
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
-from .hashing import alnum, h, uuid_from
+from .hashing import alnum, h, uuid_at
 from .model import Event, Link, Message, Recipient, Variation, Wave
 
 HOUR_MS = 3_600_000
@@ -77,6 +77,8 @@ class World:
         self.messages_on = lru_cache(maxsize=256)(self._messages_on)
         # Recent shards stay cached (about three days at scale 1; fewer when each shard is bigger).
         self.shard = lru_cache(maxsize=max(4, int(72 / max(scale, 1.0))))(self._shard)
+        self._hour_base = lru_cache(maxsize=4096)(lambda hour: h(seed, 60, hour))
+        self._message_base = lru_cache(maxsize=4096)(lambda message_id: h(seed, 61, message_id))
 
     # --- recipients ------------------------------------------------------------------------
     def _recipient(self, i: int) -> Recipient:
@@ -241,11 +243,11 @@ class World:
     # --- per-event identifiers shared by the vendor views -------------------------------------
     def correlation_id(self, event: Event) -> str:
         """The event's id at its source; a retried duplicate shares it (same hour and seq)."""
-        return uuid_from(self.seed, 60, event.ts // HOUR_MS, event.seq)
+        return uuid_at(self._hour_base(event.ts // HOUR_MS), event.seq)
 
     def message_guid(self, message_id: int, recipient: int) -> str:
         """The GUID of one sent message (one message to one recipient)."""
-        return uuid_from(self.seed, 61, message_id, recipient)
+        return uuid_at(self._message_base(message_id), recipient)
 
     def location(self, event: Event) -> str:
         """ISO 3166-1 alpha-2 country of an open or click: the recipient's country."""
