@@ -1,0 +1,178 @@
+"""Byte-identical output across speed work (issue 7): every export and page a vendor streams keeps the
+exact bytes it had before the renderers and the world generator were optimised.
+
+The digests were recorded from the unoptimised code. A change that alters any of them changes what users'
+fixtures see for the same seed, so it must be a deliberate data change, never a side effect of speed work.
+Compressed bodies are compared after decompression (the gzip level is a setting)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import pytest
+
+from emulator.app import create_app
+from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
+
+NOW = datetime(2026, 3, 10, 12, 0, 5, tzinfo=UTC)
+ES_TYPES = ("Subscriptions", "Confirmations", "Sends", "Opens", "Clicks", "Complaints", "Removals", "Bounces",
+            "Goals")
+ES_ALL_FLAGS = ("&channel=All&columns=Extended&returnTitle=true&returnGuid=true&returnMessageContentId=true"
+                "&returnSegmentId=true&returnActivityIp=true&returnDeliveryIp=true")
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _digest(body: bytes) -> str:
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    return hashlib.sha256(body).hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    app = create_app(Settings(state_dir=str(tmp_path_factory.mktemp("state")), seed=42, scale=0.5))
+    core = app.config["EMULATOR_CORE"]
+    core.clock._real_time = NOW.timestamp  # time moves only when the test moves it
+    core.clock.reset()
+    c = app.test_client()
+    c.core = core
+    return c
+
+
+def _apsis_auth(client) -> dict[str, str]:
+    token = client.post("/apsis/oauth/token", json={
+        "grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
+        "client_secret": DEFAULT_APSIS_CLIENT_SECRET}).json["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def apsis_email(client) -> bytes:
+    auth = _apsis_auth(client)
+    attrs = client.get("/apsis/audience/sections", headers=auth).json["items"][0]["discriminator"]
+    attributes = client.get(f"/apsis/audience/sections/{attrs}/attributes", headers=auth).json["items"]
+    tags = client.get(f"/apsis/audience/sections/{attrs}/tags", headers=auth).json["items"]
+    body = {"start_at": "2026-03-07T00:00:00Z", "end_at": "2026-03-09T00:00:00Z",
+            "additional_attribute_mappings": [{"attribute_discriminator": a["discriminator"]}
+                                              for a in attributes[:6]],
+            "additional_tag_mappings": [{"tag_discriminator": t["discriminator"]} for t in tags[:2]]}
+    report = client.post("/apsis/emails/reports", json=body, headers=auth)
+    assert report.status_code < 300, report.data
+    client.core.clock.advance(3600)
+    status = client.get(f"/apsis/emails/reports/{report.json['report_id']}", headers=auth).json
+    return client.get(_path(status["file_download_url"])).data
+
+
+def apsis_profiles(client, gzip_it: bool) -> bytes:
+    auth = _apsis_auth(client)
+    section = client.get("/apsis/audience/sections", headers=auth).json["items"][0]["discriminator"]
+    attributes = client.get(f"/apsis/audience/sections/{section}/attributes", headers=auth).json["items"]
+    tags = client.get(f"/apsis/audience/sections/{section}/tags", headers=auth).json["items"]
+    events = client.get(f"/apsis/audience/sections/{section}/events", headers=auth).json["items"]
+    r = client.post("/apsis/audience/profiles/exports", headers=auth, json={
+        "attributes": [a["discriminator"] for a in attributes[:5]], "tags": [t["discriminator"] for t in tags[:2]],
+        "events": [e["discriminator"] for e in events], "start_at": "2026-03-02T00:00:00Z"})
+    assert r.status_code == 202, r.data
+    client.core.clock.advance(3600)
+    headers = {**auth, "Accept-Encoding": "gzip"} if gzip_it else auth
+    response = client.get(_path(r.json["file_download_url"]), headers=headers)
+    assert response.status_code == 200, response.data
+    return response.data
+
+
+def expertsender(client, query: str) -> bytes:
+    r = client.get(f"/expertsender/v2/Api/Activities?apiKey={client.core.settings.expertsender_api_key}"
+                   f"&date=2026-03-08{query}")
+    assert r.status_code == 200, r.data
+    return r.data
+
+
+def netcore_download(client) -> bytes:
+    auth = {"Authorization": f"Bearer {client.core.settings.netcore_api_key}"}
+    job = client.post("/netcore/v6/logs/download", headers=auth,
+                      json={"start_date": "2026-03-06", "end_date": "2026-03-08"}).json["data"]
+    client.core.clock.advance(3600)
+    status = client.get(_path(job["status_url"]), headers=auth).json["data"]
+    return client.get(_path(status["download_url"])).data
+
+
+def netcore_pages(client, path: str, query: dict, cursor: str, headers: dict) -> bytes:
+    out = []
+    for _ in range(4):
+        r = client.get(path, query_string=query, headers=headers)
+        assert r.status_code == 200, r.data
+        out.append(r.data)
+        query = {**query, cursor: r.json[cursor]}
+    return b"\n".join(out)
+
+
+def netcore_v51(client) -> bytes:
+    return netcore_pages(client, "/netcore/v5.1/events", {"startdate": "2026-03-07", "enddate": "2026-03-08",
+                                                          "limit": 100},
+                         "scrollid", {"api_key": client.core.settings.netcore_api_key})
+
+
+def netcore_v6(client) -> bytes:
+    return netcore_pages(client, "/netcore/v6/events", {"start_date": "2026-03-07", "end_date": "2026-03-08",
+                                                        "limit": 500},
+                         "scrollId", {"Authorization": f"Bearer {client.core.settings.netcore_api_key}"})
+
+
+def netcore_stats(client) -> bytes:
+    r = client.get("/netcore/v5.1/stats", query_string={"startdate": "2026-02-20", "enddate": "2026-03-09"},
+                   headers={"api_key": client.core.settings.netcore_api_key})
+    assert r.status_code == 200, r.data
+    return r.data
+
+
+CASES = {
+    "apsis email export, 2 days, 6 attributes, 2 tags": (apsis_email, ()),
+    "apsis profile export, JSON": (apsis_profiles, (False,)),
+    "apsis profile export, gzip": (apsis_profiles, (True,)),
+    **{f"expertsender {t}, standard": (expertsender, (f"&type={t}",)) for t in ES_TYPES},
+    **{f"expertsender {t}, every flag": (expertsender, (f"&type={t}{ES_ALL_FLAGS}",)) for t in ES_TYPES},
+    "netcore download logs, 3 days": (netcore_download, ()),
+    "netcore v5.1 events, 4 pages": (netcore_v51, ()),
+    "netcore v6 events, 4 pages": (netcore_v6, ()),
+    "netcore v5.1 stats, 18 days": (netcore_stats, ()),
+}
+
+EXPECTED: dict[str, str] = {
+    'apsis email export, 2 days, 6 attributes, 2 tags': 'b6b0f731c67b7979',
+    'apsis profile export, JSON': '0462bb78d36f3b5b',
+    'apsis profile export, gzip': '0462bb78d36f3b5b',
+    'expertsender Subscriptions, standard': '8d1d2a976f79b4ba',
+    'expertsender Confirmations, standard': '61090ab95803bafc',
+    'expertsender Sends, standard': '4a564dc273b6e1ad',
+    'expertsender Opens, standard': '093d47aaec677d19',
+    'expertsender Clicks, standard': '702cd08e7cdebf74',
+    'expertsender Complaints, standard': '44eb622fea1a9329',
+    'expertsender Removals, standard': 'f90a04ab61c00e2e',
+    'expertsender Bounces, standard': '9ba7d1325c33bada',
+    'expertsender Goals, standard': '56614446d2cf8186',
+    'expertsender Subscriptions, every flag': '33c6466f0b57d476',
+    'expertsender Confirmations, every flag': '024b33d4d4a052a8',
+    'expertsender Sends, every flag': 'e6637c6b1b06d02b',
+    'expertsender Opens, every flag': 'fa66050fb49d4fde',
+    'expertsender Clicks, every flag': '57e70f56684095d1',
+    'expertsender Complaints, every flag': '84db841192dc5b27',
+    'expertsender Removals, every flag': 'c256925561725f20',
+    'expertsender Bounces, every flag': '114e6f528ecbfe60',
+    'expertsender Goals, every flag': 'b4650b9729d10dd5',
+    'netcore download logs, 3 days': '32279020059e97bf',
+    'netcore v5.1 events, 4 pages': '658f8528096aa87e',
+    'netcore v6 events, 4 pages': '64571117e25e6f61',
+    'netcore v5.1 stats, 18 days': 'd308f36197f6452b',
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_output_is_byte_identical_to_the_recorded_digest(client, case):
+    fn, args = CASES[case]
+    assert _digest(fn(client, *args)) == EXPECTED[case]
