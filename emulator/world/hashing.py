@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_MASK = 0xFFFFFFFFFFFFFFFF
+MASK = _MASK = 0xFFFFFFFFFFFFFFFF
 
 
 def mix(x: int) -> int:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ...world import World
 from ...world import model as m
+from ...writers import csv_field
 from .columns import CHANNEL_TYPES, columns
 
 # Seed "Supported activity data types" -> the canonical event each one lists.
@@ -106,6 +107,44 @@ def rows(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[list[Any]]:
     for event in matching_events(world, q, tz):
         ctx.load(event)
         yield [get(ctx) for get in getters]
+
+
+# Columns whose value depends only on the message and variation, or only on the recipient and channel:
+# rendered once per message or person and reused (Sends, scale 1: 0.035 -> 0.02 s; see benchmarks/).
+_MESSAGE_COLUMNS = frozenset({"MessageId", "MessageSubject", "MessageContentId", "SegmentId"})
+_PERSON_COLUMNS = frozenset({"Email", "Phone", "CustomSubscriberId"})
+
+
+def lines(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[str]:
+    """The rows of `rows` as CSV text: one str.format of a per-query template per row, whose message and
+    person parts are escaped once and cached."""
+    header = q.header()
+    slots: dict[str, list[str]] = {"e": [], "p": [], "m": []}
+    fields = []
+    for name in header:
+        kind = "m" if name in _MESSAGE_COLUMNS else "p" if name in _PERSON_COLUMNS else "e"
+        fields.append(f"{{{'epm'.index(kind)}[{len(slots[kind])}]}}")
+        slots[kind].append(name)
+    template = ",".join(fields)
+    event_getters = [_GETTERS[name] for name in slots["e"]]
+    message_getters = [_GETTERS[name] for name in slots["m"]]
+    person_getters = [_GETTERS[name] for name in slots["p"]]
+    ctx = _Context(world, tz, world.lists_by_id, {g.id: g for g in world.catalog.goals})
+    messages: dict[tuple[int, int], list[str]] = {}
+    people: dict[tuple[int, bool], list[str]] = {}
+    for event in matching_events(world, q, tz):
+        ctx.load(event)
+        key = (event.message_id, event.variation)
+        msg_part = messages.get(key)
+        if msg_part is None:
+            msg_part = messages[key] = [csv_field(get(ctx)) for get in message_getters]
+        who = (event.recipient, ctx.sms)
+        person = people.get(who)
+        if person is None:
+            if len(people) >= 100_000:  # bounded: a day of a big world holds more recipients
+                people.clear()
+            person = people[who] = [csv_field(get(ctx)) for get in person_getters]
+        yield template.format([csv_field(get(ctx)) for get in event_getters], person, msg_part)
 
 
 class _Context:

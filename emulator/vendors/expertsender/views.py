@@ -14,8 +14,8 @@ from flask import Response, current_app, request
 from ...core import Core
 from ...world import bounce_kind
 from ...world import model as m
-from ...writers import coalesce, csv_stream, gzip_stream
-from .activities import ActivityQuery, bounce_reason, local_day, rows
+from ...writers import coalesce, csv_stream, gzip_stream, line_stream
+from .activities import ActivityQuery, bounce_reason, lines, local_day
 from .columns import FLAGS, SYSTEM_TAGS, TAG_TYPES
 from .params import BadRequest, check
 from .xml import data_response
@@ -37,11 +37,17 @@ def authorize() -> None:
         raise BadRequest(403, INVALID_KEY)
 
 
-def csv_response(header: list[str], body_rows: Iterator[list[Any]]) -> Response:
-    """Streamed CSV with the configured BOM and line end; gzip when the client accepts it."""
+def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None,
+                 body_lines: Iterator[str] | None = None) -> Response:
+    """Streamed CSV (rows as field lists, or as rendered lines) with the configured BOM and line end; gzip
+    when the client accepts it."""
     settings = core().settings
     line_end = "\n" if settings.expertsender_line_end == "lf" else "\r\n"
-    chunks = coalesce(csv_stream(header, body_rows, line_end=line_end, bom=settings.expertsender_csv_bom))
+    bom = settings.expertsender_csv_bom
+    if body_lines is not None:
+        chunks = coalesce(line_stream(header, body_lines, line_end=line_end, bom=bom))
+    else:
+        chunks = coalesce(csv_stream(header, body_rows or iter(()), line_end=line_end, bom=bom))
     response = Response(content_type="text/csv; charset=utf-8")
     if "gzip" in request.headers.get("Accept-Encoding", "").lower():
         chunks = gzip_stream(chunks, settings.gzip_level)
@@ -69,7 +75,7 @@ def activities(message_id: str | None = None) -> Response:
         extended=values.get("columns", "Standard") == "Extended",
         flags={flag: bool(values.get(flag, False)) for flag in FLAGS}, tags=tags,
         message_id=values.get("id"), until_ms=core().clock.now_ms())
-    return csv_response(query.header(), rows(core().world, query, tz()))
+    return csv_response(query.header(), body_lines=lines(core().world, query, tz()))
 
 
 # --- Companion endpoints ---------------------------------------------------------------------------

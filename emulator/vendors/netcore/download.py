@@ -18,11 +18,11 @@ from flask import Blueprint, Response, current_app, g, url_for
 from ...core import Core
 from ...exports import EXPIRED, FAILED, PENDING, TOO_LARGE, Job
 from ...world import HOUR_MS
-from ...writers import coalesce, csv_stream, gzip_stream
+from ...writers import coalesce, gzip_stream, line_stream
 from .checks import checked
 from .errors import NetcoreError
 from .query import Query, rows
-from .records import CSV_HEADER, csv_rows, local_time
+from .records import CSV_HEADER, csv_lines, local_time
 from .views import v6_query
 
 bp = Blueprint("netcore_download", __name__)
@@ -106,7 +106,7 @@ def file(request_id: str) -> Response:
         raise NetcoreError(404, f"Download request {request_id!r} {reason}",
                            [{"field": "request_id", "message": reason}])
     q = Query.from_dict(job.request["query"])
-    chunks = coalesce(csv_stream(CSV_HEADER, csv_rows(c, rows(c, q, job.request["until_ms"]))))
+    chunks = coalesce(line_stream(CSV_HEADER, csv_lines(c, rows(c, q, job.request["until_ms"]))))
     name = f"netcore-logs-{job.id}.csv"
     if job.request.get("compression") == "gzip":
         return Response(gzip_stream(chunks, c.settings.gzip_level), content_type="application/gzip",

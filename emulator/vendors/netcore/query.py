@@ -64,6 +64,7 @@ def message_id(core: Core, event: Event) -> str:
 class _Matcher:
     def __init__(self, core: Core, q: Query):
         self.core = core
+        self.world = core.world
         self.q = q
         self.statuses = frozenset(q.statuses)
         self.types = sorted({vocab.CANONICAL[s] for s in self.statuses})
@@ -94,7 +95,7 @@ class _Matcher:
         status = vocab.status_of(event)
         if status is None or status not in self.statuses:
             return None
-        world = self.core.world
+        world = self.world
         msg = world.message(event.message_id)
         if msg is None or not self._message_ok(msg):
             return None
