@@ -1,4 +1,4 @@
-"""The command line: `email-events-emulator serve | scenarios | conform`."""
+"""The command line: `email-events-emulator serve | scenarios | conform | generate`."""
 
 from __future__ import annotations
 
@@ -134,6 +134,55 @@ def conform(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in rows) else 1
 
 
+def _generate_args(sub) -> None:
+    p = sub.add_parser("generate", help="write a vendor's export file to disk without a server",
+                       description="Write the file the server would serve for the same request (byte-identical), "
+                                   "moving the virtual clock instead of waiting. Progress on a terminal.")
+    p.add_argument("vendor", choices=["apsis", "expertsender", "netcore"])
+    p.add_argument("kind", help="apsis: email-events | profile-events; expertsender: activities; netcore: download")
+    p.add_argument("--out", "-o", required=True, help="output file (a directory for several ExpertSender days)")
+    p.add_argument("--start", help="window start: YYYY-MM-DD or RFC 3339 (ExpertSender: the first day)")
+    p.add_argument("--end", help="window end (exclusive for APSIS; the last day for ExpertSender and Netcore)")
+    p.add_argument("--date", help="one day (ExpertSender, Netcore): same as --start D --end D")
+    p.add_argument("--type", default="Sends", help="ExpertSender activity type (default Sends)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="any other request parameter, repeatable: a query parameter for ExpertSender, a JSON body "
+                        "field for APSIS and Netcore (JSON values such as lists are parsed)")
+    p.add_argument("--compression", choices=["gzip", "none"],
+                   help="gzip or none (default: as the vendor serves it: APSIS email export gzip, others plain)")
+    p.add_argument("--seed", type=int, help="seed of the world (EMULATOR_SEED, default 42)")
+    p.add_argument("--scale", type=float, help="volume multiplier (EMULATOR_SCALE, default 1.0)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
+
+
+def _moment(text: str | None):
+    from datetime import date, datetime
+
+    if not text:
+        return None
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z
+
+
+def generate(args: argparse.Namespace) -> int:
+    from .generate import GenerateError, Request, parse_params
+    from .generate import generate as run
+
+    settings = from_env(seed=args.seed, scale=args.scale)
+    try:
+        start, end = _moment(args.date or args.start), _moment(args.date or args.end)
+        req = Request(args.vendor, args.kind, start, end, args.type, parse_params(args.param), args.compression)
+        files = run(settings, req, args.out, show_progress=False if args.quiet else None)
+    except GenerateError as exc:
+        print(f"email-events-emulator generate: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        for path, size in files:
+            print(f"{path}: {size:,} bytes", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="email-events-emulator",
                                      description="Local emulator of email-event export APIs (APSIS One, "
@@ -151,12 +200,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     cp.add_argument("--auth-from-env", action="store_true",
                     help="credentials from the vendor's variables (e.g. APSIS_CLIENT_ID, APSIS_CLIENT_SECRET)")
     cp.add_argument("--max-examples", type=int, default=25)
+    _generate_args(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return serve(settings_from_args(args))
         if args.command == "scenarios":
             return scenarios(args.scenario_dir)
+        if args.command == "generate":
+            return generate(args)
         return conform(args)
     except (SettingsError, ScenarioError, ValueError) as exc:
         print(f"email-events-emulator: {exc}", file=sys.stderr)

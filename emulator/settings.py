@@ -57,6 +57,7 @@ class Settings:
     apsis_pending_export_limit: int = 5  # pending exports per kind; reached -> 429 (seed)
     apsis_export_size_limit: int = 5_000_000  # estimated cells (rows x columns / 20); over -> size error (seed)
     apsis_download_url_ttl: int = 600  # seconds a file_download_url stays valid (emulator choice)
+    apsis_token_limit: int = 10  # token requests per virtual minute, then 429 (notes); 0: no limit (load tests)
     # --- Netcore Email API (seed netcore-events-api.txt, notes netcore.md) ---
     netcore_retention_days: int = 90  # "events data only for the last 90 days" (notes, get_stats)
     netcore_v51_limit_default: int = 10  # v5.1 logs: param box and SDK say 10, the doc text 50 (notes §8)
@@ -113,6 +114,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "EMULATOR_APSIS_PENDING_EXPORT_LIMIT": ("apsis_pending_export_limit", int),
     "EMULATOR_APSIS_EXPORT_SIZE_LIMIT": ("apsis_export_size_limit", int),
     "EMULATOR_APSIS_DOWNLOAD_URL_TTL": ("apsis_download_url_ttl", int),
+    "EMULATOR_APSIS_TOKEN_LIMIT": ("apsis_token_limit", int),
     # ExpertSender
     "EMULATOR_EXPERTSENDER_CSV_BOM": ("expertsender_csv_bom", _bool),
     "EMULATOR_EXPERTSENDER_LINE_END": ("expertsender_line_end", str),

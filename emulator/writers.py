@@ -11,8 +11,8 @@ import io
 import json
 import re
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 CHUNK_BYTES = 64 * 1024  # write in 64 KiB pieces: fewer, larger socket writes

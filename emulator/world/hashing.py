@@ -46,7 +46,7 @@ def uuid_at(base: int, n: int) -> str:
     lo = mix(hi ^ 0x14057B7EF767814F)
     hi = (hi & 0xFFFFFFFFFFFF0FFF) | 0x4000
     lo = (lo & 0x3FFFFFFFFFFFFFFF) | 0x8000000000000000
-    s = "%016x%016x" % (hi, lo)
+    s = f"{hi:016x}{lo:016x}"
     return f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}"
 
 

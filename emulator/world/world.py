@@ -15,10 +15,10 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from operator import itemgetter
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from functools import lru_cache
+from operator import itemgetter
 
 from . import model as m
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug

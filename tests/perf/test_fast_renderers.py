@@ -16,7 +16,8 @@ from emulator.vendors.apsis.account import Account
 from emulator.vendors.expertsender import activities
 from emulator.vendors.expertsender.columns import FLAGS, TYPES
 from emulator.vendors.netcore import records
-from emulator.vendors.netcore.query import Query, rows as netcore_rows
+from emulator.vendors.netcore.query import Query
+from emulator.vendors.netcore.query import rows as netcore_rows
 from emulator.world.world import DAY_MS
 from emulator.writers import csv_field, csv_line, csv_stream, line_stream
 

@@ -19,7 +19,7 @@ from ...core import Core
 from .errors import Problem, gateway_deny, problem
 
 TOKEN_LIFETIME = 86_400  # seconds; "expires_in": 86400 (notes, DEV-AUTH)
-TOKEN_LIMIT_PER_MINUTE = 10  # notes, DEV-LIMITS
+TOKEN_LIMIT_PER_MINUTE = 10  # notes, DEV-LIMITS; the default of settings.apsis_token_limit
 ISSUER = "https://api.apsis.one"
 
 
@@ -45,11 +45,12 @@ def mint_token(core: Core) -> tuple[str, int]:
 
 def token_view(core: Core, body: dict) -> Response:
     """POST /oauth/token, its body already checked against the contract."""
+    limit = core.settings.apsis_token_limit  # TOKEN_LIMIT_PER_MINUTE unless configured (0: none)
     window = int(core.clock.now() // 60)
-    if core.store.incr(f"apsis:token-rate:{window}") > TOKEN_LIMIT_PER_MINUTE:
+    if limit and core.store.incr(f"apsis:token-rate:{window}") > limit:
         raise Problem(
             429,
-            "Rate limit exceeded: the token endpoint allows 10 requests per minute; "
+            f"Rate limit exceeded: the token endpoint allows {limit} requests per minute; "
             "retry with exponential back-off.",
         )
     s = core.settings

@@ -81,3 +81,15 @@ def test_explicit_deny_scenario_answers_403_gateway_body(apsis):
     assert r.content_type == "application/json"
     assert r.json == {"message": "User is not authorized to access this resource with an explicit deny"}
     assert apsis.get("/audience/sections").status_code == 200  # a valid token still works
+
+
+def test_token_limit_is_configurable_and_zero_turns_it_off(tmp_path):
+    """DEV-LIMITS is the default; EMULATOR_APSIS_TOKEN_LIMIT changes it (0: no limit, for load tests)."""
+    from .conftest import make_apsis
+
+    three = make_apsis(tmp_path / "three", apsis_token_limit=3)
+    codes = [three.client.post("/apsis/oauth/token", json=CREDENTIALS).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert "3 requests per minute" in three.client.post("/apsis/oauth/token", json=CREDENTIALS).json["detail"]
+    unlimited = make_apsis(tmp_path / "off", apsis_token_limit=0)
+    assert {unlimited.client.post("/apsis/oauth/token", json=CREDENTIALS).status_code for _ in range(25)} == {200}
