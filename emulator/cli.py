@@ -131,6 +131,8 @@ def conform(args: argparse.Namespace) -> int:
         auth["query"][name.strip()] = value
     rows = run(path, args.base_url, auth, max_examples=args.max_examples)
     print_table(rows)
+    if args.report:
+        _conform_report(rows, path, args)
     return 0 if all(r.ok for r in rows) else 1
 
 
@@ -183,6 +185,23 @@ def generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conform_report(rows, path: str, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from .conform import write_report
+
+    with open(path) as handle:
+        info = (yaml.safe_load(handle) or {}).get("info", {})
+    meta = {"title": f"{info.get('title', os.path.basename(path))} {info.get('version', '')}".strip(),
+            "contract": os.path.basename(path), "base URL": args.base_url,
+            "run at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "emulator": __version__, "examples per operation": str(args.max_examples)}
+    write_report(rows, args.report, meta)
+    print(f"report written to {args.report}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="email-events-emulator",
                                      description="Local emulator of email-event export APIs (APSIS One, "
@@ -200,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cp.add_argument("--auth-from-env", action="store_true",
                     help="credentials from the vendor's variables (e.g. APSIS_CLIENT_ID, APSIS_CLIENT_SECRET)")
     cp.add_argument("--max-examples", type=int, default=25)
+    cp.add_argument("--report", help="also write a report: Markdown (.md) or HTML (.html), e.g. to attach to CI")
     _generate_args(sub)
     args = parser.parse_args(argv)
     try:

@@ -107,3 +107,52 @@ def print_table(rows: list[Row], out: TextIO | None = None) -> None:
         out.write(f"{r.operation:<{width}}  {r.mode:<8}  {r.examples:>8}  {result}\n")
     failed = sum(1 for r in rows if not r.ok)
     out.write(f"\nconformance: {len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not\n")
+
+
+def _result(row: Row) -> tuple[str, str]:
+    """(verdict, detail) of one operation run."""
+    if row.error:
+        return "error", row.error
+    if row.failures:
+        return "FAIL", "; ".join(f"{title}: {message}" for title, message in row.failures.items())
+    return "ok", row.note
+
+
+def report_markdown(rows: list[Row], meta: dict[str, str]) -> str:
+    """A Markdown report of a conform run: what the server did, per operation and mode, against the contract."""
+    failed = sum(1 for r in rows if not r.ok)
+    lines = [f"# Conformance report: {meta['title']}", ""]
+    lines += [f"- **{key}**: {value}" for key, value in meta.items() if key != "title"]
+    lines += [f"- **result**: {len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not", "",
+              "| operation | mode | examples | result | detail |", "|---|---|---:|---|---|"]
+    for r in rows:
+        verdict, detail = _result(r)
+        cells = [r.operation, r.mode, str(r.examples), verdict, detail]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def report_html(rows: list[Row], meta: dict[str, str]) -> str:
+    """The same report as a standalone HTML page (every value escaped)."""
+    from html import escape
+
+    failed = sum(1 for r in rows if not r.ok)
+    items = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in meta.items() if k != "title")
+    body = "".join(
+        f'<tr class="{"ok" if r.ok else "bad"}"><td>{escape(r.operation)}</td><td>{escape(r.mode)}</td>'
+        f"<td>{r.examples}</td><td>{escape(_result(r)[0])}</td><td>{escape(_result(r)[1])}</td></tr>"
+        for r in rows)
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Conformance report: "
+            f"{escape(meta['title'])}</title><style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}"
+            f"td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}tr.bad{{background:#fdd}}</style>"
+            f"</head><body><h1>Conformance report: {escape(meta['title'])}</h1><ul>{items}<li><b>result</b>: "
+            f"{len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not</li></ul><table><tr>"
+            f"<th>operation</th><th>mode</th><th>examples</th><th>result</th><th>detail</th></tr>{body}</table>"
+            f"</body></html>\n")
+
+
+def write_report(rows: list[Row], path: str, meta: dict[str, str]) -> None:
+    """Markdown for a .md path, HTML for .html / .htm."""
+    text = report_html(rows, meta) if path.lower().endswith((".html", ".htm")) else report_markdown(rows, meta)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)

@@ -23,7 +23,10 @@ def test_conform_reports_failures_and_exits_non_zero(tmp_path, capsys):
     # Pointing the control contract at a vendor prefix: every answer is off-contract.
     with running_server(tmp_path / "s") as base:
         code = main(["conform", "--contract", "control.openapi.yaml", "--base-url", base + "/apsis",
-                     "--max-examples", "3"])
+                     "--max-examples", "3", "--report", str(tmp_path / "report.md")])
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith("# Conformance report: ") and "| GET /_emulator/health | positive |" in report
+    assert "| FAIL |" in report and f"**base URL**: {base}/apsis" in report
     captured = capsys.readouterr()
     out = captured.out
     assert code == 1, captured.err
