@@ -139,49 +139,70 @@ def conform(args: argparse.Namespace) -> int:
 def _generate_args(sub) -> None:
     p = sub.add_parser("generate", help="write a vendor's export file to disk without a server",
                        description="Write the file the server would serve for the same request (byte-identical), "
-                                   "moving the virtual clock instead of waiting. Progress on a terminal.")
-    p.add_argument("vendor", choices=["apsis", "expertsender", "netcore"])
+                                   "running it through the app in-process and moving the virtual clock instead "
+                                   "of waiting. A progress bar on a terminal; a summary line on stderr.")
+    p.add_argument("vendor", help="apsis | expertsender | netcore")
     p.add_argument("kind", help="apsis: email-events | profile-events; expertsender: activities; netcore: download")
-    p.add_argument("--out", "-o", required=True, help="output file (a directory for several ExpertSender days)")
-    p.add_argument("--start", help="window start: YYYY-MM-DD or RFC 3339 (ExpertSender: the first day)")
-    p.add_argument("--end", help="window end (exclusive for APSIS; the last day for ExpertSender and Netcore)")
-    p.add_argument("--date", help="one day (ExpertSender, Netcore): same as --start D --end D")
+    p.add_argument("--out", "-o", help="output file, or a directory for the default file name(s); a range of "
+                                       "ExpertSender days writes one file per day into a directory "
+                                       "(default: the current directory)")
+    p.add_argument("--start", help="window start: YYYY-MM-DD (midnight UTC for APSIS) or RFC 3339; the first day "
+                                   "for ExpertSender and Netcore")
+    p.add_argument("--end", help="APSIS: window end, exclusive (default --start + 1 day; profile export: the "
+                                 "vendor's default, a week); ExpertSender, Netcore: the last day, inclusive "
+                                 "(default --start)")
+    p.add_argument("--date", help="one day, instead of --start and --end")
     p.add_argument("--type", default="Sends", help="ExpertSender activity type (default Sends)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="any other request parameter, repeatable: a query parameter for ExpertSender, a JSON body "
                         "field for APSIS and Netcore (JSON values such as lists are parsed)")
     p.add_argument("--compression", choices=["gzip", "none"],
-                   help="gzip or none (default: as the vendor serves it: APSIS email export gzip, others plain)")
+                   help="gzip or none (default: as the vendor serves it: the APSIS email export gzip, the others "
+                        "plain; none gunzips the APSIS email export file)")
     p.add_argument("--seed", type=int, help="seed of the world (EMULATOR_SEED, default 42)")
     p.add_argument("--scale", type=float, help="volume multiplier (EMULATOR_SCALE, default 1.0)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
-
-
-def _moment(text: str | None):
-    from datetime import date, datetime
-
-    if not text:
-        return None
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    return datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z
+    p.add_argument("--scenario", action="append",
+                   help="scenario to run the request under, repeatable (default: default, no faults; "
+                        "EMULATOR_SCENARIO is not read)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary, errors only")
 
 
 def generate(args: argparse.Namespace) -> int:
-    from .generate import GenerateError, Request, parse_params
+    from datetime import datetime, timedelta
+
+    from .generate import KINDS, GenerateError, Request, parse_moment, parse_params
     from .generate import generate as run
 
-    settings = from_env(seed=args.seed, scale=args.scale)
+    prog = "email-events-emulator generate"
+    if args.vendor not in KINDS:
+        print(f"{prog}: unknown vendor {args.vendor!r}: one of {', '.join(KINDS)}", file=sys.stderr)
+        return 2
+    if args.kind not in KINDS[args.vendor]:
+        print(f"{prog}: unknown kind {args.kind!r} for {args.vendor}: one of {', '.join(KINDS[args.vendor])}",
+              file=sys.stderr)
+        return 2
+    scenarios = tuple(n.strip() for item in args.scenario or ["default"] for n in item.split(",") if n.strip())
     try:
-        start, end = _moment(args.date or args.start), _moment(args.date or args.end)
+        settings = from_env(seed=args.seed, scale=args.scale, scenarios=scenarios)
+        if args.date and (args.start or args.end):
+            raise GenerateError("--date replaces --start and --end: give one or the other")
+        if args.date:
+            day = parse_moment(args.date, "--date")
+            if isinstance(day, datetime):
+                raise GenerateError(f"--date: expected YYYY-MM-DD, got {args.date!r}")
+            start, end = day, (day + timedelta(days=1) if args.vendor == "apsis" else day)
+        else:
+            start, end = parse_moment(args.start, "--start"), parse_moment(args.end, "--end")
         req = Request(args.vendor, args.kind, start, end, args.type, parse_params(args.param), args.compression)
         files = run(settings, req, args.out, show_progress=False if args.quiet else None)
-    except GenerateError as exc:
-        print(f"email-events-emulator generate: {exc}", file=sys.stderr)
+    except (GenerateError, SettingsError, ScenarioError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
-        for path, size in files:
-            print(f"{path}: {size:,} bytes", file=sys.stderr)
+        for f in files:
+            rows = f" {f.rows:,} {f.unit}," if f.rows is not None else ""
+            rate = f.size / 1e6 / max(f.seconds, 1e-9)
+            print(f"{f.path}: {f.size:,} bytes,{rows} {f.seconds:.2f} s ({rate:.1f} MB/s)", file=sys.stderr)
     return 0
 
 

@@ -118,17 +118,41 @@ def _result(row: Row) -> tuple[str, str]:
     return "ok", row.note
 
 
+def _totals(rows: list[Row]) -> tuple[str, str]:
+    """(result line, totals line) of a run."""
+    failed = sum(1 for r in rows if not r.ok)
+    errors = sum(1 for r in rows if r.error)
+    result = f"{len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not"
+    totals = (f"{len({r.operation for r in rows})} operations, {sum(r.examples for r in rows)} examples run; "
+              f"{len(rows) - failed} runs ok, {failed - errors} failed, {errors} errors, "
+              f"{sum(1 for r in rows if r.note)} notes")
+    return result, totals
+
+
+def _md(text: object) -> str:
+    """A value inside a Markdown table cell or list: one line, pipes escaped, no raw HTML."""
+    return (str(text).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+            .replace("<", "&lt;").replace(">", "&gt;"))
+
+
 def report_markdown(rows: list[Row], meta: dict[str, str]) -> str:
     """A Markdown report of a conform run: what the server did, per operation and mode, against the contract."""
-    failed = sum(1 for r in rows if not r.ok)
-    lines = [f"# Conformance report: {meta['title']}", ""]
-    lines += [f"- **{key}**: {value}" for key, value in meta.items() if key != "title"]
-    lines += [f"- **result**: {len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not", "",
+    result, totals = _totals(rows)
+    lines = [f"# Conformance report: {_md(meta['title'])}", ""]
+    lines += [f"- **{_md(key)}**: {_md(value)}" for key, value in meta.items() if key != "title"]
+    lines += [f"- **result**: {result}", f"- **totals**: {totals}", "",
               "| operation | mode | examples | result | detail |", "|---|---|---:|---|---|"]
     for r in rows:
         verdict, detail = _result(r)
-        cells = [r.operation, r.mode, str(r.examples), verdict, detail]
-        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        lines.append("| " + " | ".join(_md(c) for c in (r.operation, r.mode, r.examples, verdict, detail)) + " |")
+    bad = [r for r in rows if not r.ok]
+    if bad:
+        lines += ["", "## Failures and errors"]
+        for r in bad:
+            lines += ["", f"### {_md(r.operation)} ({_md(r.mode)}, {r.examples} examples)", ""]
+            if r.error:
+                lines.append(f"- **error**: {_md(r.error)}")
+            lines += [f"- **{_md(title)}**: {_md(message)}" for title, message in r.failures.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -136,19 +160,31 @@ def report_html(rows: list[Row], meta: dict[str, str]) -> str:
     """The same report as a standalone HTML page (every value escaped)."""
     from html import escape
 
-    failed = sum(1 for r in rows if not r.ok)
-    items = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in meta.items() if k != "title")
+    def e(value: object) -> str:
+        return escape(str(value))
+
+    result, totals = _totals(rows)
+    items = "".join(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in meta.items() if k != "title")
+    items += f"<li><b>result</b>: {e(result)}</li><li><b>totals</b>: {e(totals)}</li>"
     body = "".join(
-        f'<tr class="{"ok" if r.ok else "bad"}"><td>{escape(r.operation)}</td><td>{escape(r.mode)}</td>'
-        f"<td>{r.examples}</td><td>{escape(_result(r)[0])}</td><td>{escape(_result(r)[1])}</td></tr>"
+        f'<tr class="{"ok" if r.ok else "bad"}"><td>{e(r.operation)}</td><td>{e(r.mode)}</td>'
+        f'<td class="n">{r.examples}</td><td>{e(_result(r)[0])}</td><td>{e(_result(r)[1])}</td></tr>'
         for r in rows)
-    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Conformance report: "
-            f"{escape(meta['title'])}</title><style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}"
-            f"td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}tr.bad{{background:#fdd}}</style>"
-            f"</head><body><h1>Conformance report: {escape(meta['title'])}</h1><ul>{items}<li><b>result</b>: "
-            f"{len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not</li></ul><table><tr>"
-            f"<th>operation</th><th>mode</th><th>examples</th><th>result</th><th>detail</th></tr>{body}</table>"
-            f"</body></html>\n")
+    details = ""
+    bad = [r for r in rows if not r.ok]
+    if bad:
+        details = "<h2>Failures and errors</h2>" + "".join(
+            f"<h3>{e(r.operation)} ({e(r.mode)}, {r.examples} examples)</h3><ul>"
+            + (f"<li><b>error</b>: {e(r.error)}</li>" if r.error else "")
+            + "".join(f"<li><b>{e(t)}</b>: {e(m)}</li>" for t, m in r.failures.items()) + "</ul>"
+            for r in bad)
+    title = e(meta["title"])
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Conformance report: {title}</title>"
+            f"<style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}"
+            f"td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}"
+            f"td.n{{text-align:right}}tr.bad{{background:#fdd}}</style></head><body>"
+            f"<h1>Conformance report: {title}</h1><ul>{items}</ul><table><tr><th>operation</th><th>mode</th>"
+            f"<th>examples</th><th>result</th><th>detail</th></tr>{body}</table>{details}</body></html>\n")
 
 
 def write_report(rows: list[Row], path: str, meta: dict[str, str]) -> None:

@@ -7,6 +7,8 @@ import pytest
 from emulator.app import create_app
 from emulator.settings import Settings
 
+pytest_plugins = ["pytester"]  # tests/plugin/ runs inner pytest sessions; allowed only in the root conftest
+
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:

@@ -1,7 +1,9 @@
-"""The control API under /_emulator/: health, reset, clock, scenario, journal, jobs. JSON only.
+"""The control API under /_emulator/: health, reset, clock, scenario, journal, jobs (JSON), and the
+dashboard page at /_emulator/ui with its two assets (static/).
 
 Open on loopback; when the server listens beyond loopback every call but `GET health` needs the token
-from EMULATOR_CONTROL_TOKEN (header `X-Emulator-Token` or `Authorization: Bearer <token>`).
+from EMULATOR_CONTROL_TOKEN (header `X-Emulator-Token` or `Authorization: Bearer <token>`). A browser
+cannot set a header when it opens a page, so the dashboard and its assets (only they) also take `?token=`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ..faults import ScenarioError
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 CONTRACT = contract("control.openapi.yaml")
+# The dashboard page and its assets (ui.py): the only endpoints that also take the token as `?token=`.
+_UI_ENDPOINTS = frozenset({"control.ui", "control.ui_asset"})
 
 
 def core() -> Core:
@@ -48,7 +52,12 @@ def _guard() -> Response | None:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         given = given or auth[7:].strip()
+    if request.endpoint in _UI_ENDPOINTS:
+        given = given or request.args.get("token", "")
     if not hmac.compare_digest(given.encode(), settings.control_token.encode()):
+        if request.endpoint in _UI_ENDPOINTS:
+            return problem(401, "A valid control token is required: open the dashboard as "
+                                "/_emulator/ui?token=<EMULATOR_CONTROL_TOKEN>.")
         return problem(401, "A valid control token is required (header X-Emulator-Token).")
     return None
 
@@ -199,3 +208,6 @@ def jobs() -> Response:
         for key in ("created_at", "ready_at", "expires_at"):
             item[key] = format_rfc3339(item[key])
     return ok({"items": items, "count": len(items)})
+
+
+from . import ui  # noqa: F401  (registers the dashboard routes on bp; imported last, it needs bp)

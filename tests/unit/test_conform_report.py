@@ -33,3 +33,30 @@ def test_html_escapes_every_value(tmp_path):
     write_report(rows, str(tmp_path / "r.md"), META)
     assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
     assert (tmp_path / "r.md").read_text().startswith("# Conformance report")
+
+
+def test_totals_and_a_section_per_failing_run_with_each_failure():
+    rows = [*ROWS, Row("GET /x", "positive", examples=4, failures={
+        "Server error": "Received: 500\nTraceback...", "Response violates schema": "'id' is a <required> property"})]
+    text = report_markdown(rows, META)
+    assert "- **totals**: 4 operations, 57 examples run; 2 runs ok, 2 failed, 1 errors, 1 notes" in text
+    section = text.split("## Failures and errors", 1)[1]
+    assert "### GET /audience/sections (negative, 25 examples)" in section
+    assert "### POST /emails/reports (positive, 3 examples)\n\n- **error**: ConnectionError: refused" in section
+    assert "- **Server error**: Received: 500 Traceback..." in section  # one line per failure
+    assert "- **Response violates schema**: 'id' is a &lt;required&gt; property" in section  # no raw HTML
+    assert "GET /tags" not in section  # a note is not a failure
+
+
+def test_an_all_ok_run_has_no_failure_section():
+    rows = [Row("GET /tags", "positive", examples=5)]
+    assert "Failures" not in report_markdown(rows, META) and "Failures" not in report_html(rows, META)
+    assert "1 of 1 operation runs conform, 0 do not" in report_html(rows, META)
+
+
+def test_html_failure_section_is_escaped_too():
+    html = report_html([Row("GET /a&b", "negative", examples=1, error="boom <x>",
+                            failures={"t<1>": "m\"2\""})], META)
+    details = html.split("<h2>Failures and errors</h2>", 1)[1]
+    assert "<h3>GET /a&amp;b (negative, 1 examples)</h3>" in details
+    assert "<li><b>error</b>: boom &lt;x&gt;</li>" in details and "<b>t&lt;1&gt;</b>: m&quot;2&quot;" in details
