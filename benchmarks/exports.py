@@ -64,12 +64,17 @@ def _timed_download(client, url: str, headers: dict | None = None) -> tuple[floa
     return time.perf_counter() - t0, body
 
 
+def _apsis_auth(client) -> dict[str, str]:
+    token = client.post("/apsis/oauth/token", json={
+        "grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
+        "client_secret": DEFAULT_APSIS_CLIENT_SECRET}).get_json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 def apsis_email(days: float, scale: float) -> tuple[float, bytes, bytes]:
     app, core = _app(scale)
     c = app.test_client()
-    token = c.post("/apsis/oauth/token", json={"grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
-                                               "client_secret": DEFAULT_APSIS_CLIENT_SECRET}).get_json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = _apsis_auth(c)
     start = NOW - timedelta(days=days)
     report = c.post("/apsis/emails/reports", headers=auth, json={"start_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                                                  "end_at": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
@@ -111,9 +116,7 @@ def netcore_download(days: float, scale: float) -> tuple[float, bytes, bytes]:
 def apsis_profiles(days: float, scale: float, gzip_it: bool) -> tuple[float, bytes, bytes]:
     app, core = _app(scale)
     c = app.test_client()
-    token = c.post("/apsis/oauth/token", json={"grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
-                                               "client_secret": DEFAULT_APSIS_CLIENT_SECRET}).get_json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = _apsis_auth(c)
     section = c.get("/apsis/audience/sections", headers=auth).get_json()["items"][0]["discriminator"]
     events = c.get(f"/apsis/audience/sections/{section}/events", headers=auth).get_json()["items"]
     start = NOW - timedelta(days=days)

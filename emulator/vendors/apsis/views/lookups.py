@@ -26,6 +26,13 @@ def ok(payload: Any) -> Response:
     return Response(json.dumps(payload, ensure_ascii=False), status=200, content_type="application/json")
 
 
+def in_section(path: str, section_discriminator: str) -> tuple[Account, Any]:
+    """Check a section-scoped lookup against the contract; the account and the section (404 if unknown)."""
+    checked("GET", path, section_discriminator=section_discriminator)
+    acc = account()
+    return acc, acc.section(section_discriminator)
+
+
 def _versions(ids: tuple[int, ...], deprecated: tuple[str | None, ...] | None = None) -> list[dict[str, Any]]:
     deprecated = deprecated or tuple(None for _ in ids)
     return [{"id": i, "deprecated_at": d} for i, d in zip(ids, deprecated)]
@@ -41,13 +48,7 @@ def sections() -> Response:
 
 @bp.get("/audience/sections/<section_discriminator>/attributes")
 def attributes(section_discriminator: str) -> Response:
-    checked(
-        "GET",
-        "/audience/sections/{section_discriminator}/attributes",
-        section_discriminator=section_discriminator,
-    )
-    acc = account()
-    acc.section(section_discriminator)
+    acc, _ = in_section("/audience/sections/{section_discriminator}/attributes", section_discriminator)
     return items(
         [
             {
@@ -63,23 +64,13 @@ def attributes(section_discriminator: str) -> Response:
 
 @bp.get("/audience/sections/<section_discriminator>/tags")
 def tags(section_discriminator: str) -> Response:
-    checked(
-        "GET", "/audience/sections/{section_discriminator}/tags", section_discriminator=section_discriminator
-    )
-    acc = account()
-    acc.section(section_discriminator)
+    acc, _ = in_section("/audience/sections/{section_discriminator}/tags", section_discriminator)
     return items([{"id": t.id, "discriminator": t.discriminator, "name": t.name} for t in acc.cat.tags])
 
 
 @bp.get("/audience/sections/<section_discriminator>/events")
 def events(section_discriminator: str) -> Response:
-    checked(
-        "GET",
-        "/audience/sections/{section_discriminator}/events",
-        section_discriminator=section_discriminator,
-    )
-    acc = account()
-    acc.section(section_discriminator)
+    acc, _ = in_section("/audience/sections/{section_discriminator}/events", section_discriminator)
     return items(
         [
             {
@@ -120,13 +111,7 @@ def channels() -> Response:
 
 @bp.get("/emails/sections/<section_discriminator>/activities")
 def recent_activities(section_discriminator: str) -> Response:
-    checked(
-        "GET",
-        "/emails/sections/{section_discriminator}/activities",
-        section_discriminator=section_discriminator,
-    )
-    acc = account()
-    section = acc.section(section_discriminator)
+    acc, section = in_section("/emails/sections/{section_discriminator}/activities", section_discriminator)
     return items([acc.activity_json(msg) for msg in acc.activities(section)])
 
 
