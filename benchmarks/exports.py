@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from emulator.app import create_app
+from emulator.app import create_app, tune_gc
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -49,6 +49,7 @@ def _app(scale: float):
     app = create_app(Settings(state_dir=tempfile.mkdtemp(prefix="bench-"), scale=scale))
     core = app.config["EMULATOR_CORE"]
     core.clock.set(NOW)
+    tune_gc()  # as `serve` does before its workers start
     return app, core
 
 

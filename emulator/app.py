@@ -7,6 +7,7 @@ main port and at the root on the vendor's own port (--vendor-ports).
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -20,6 +21,18 @@ from .core import Core, build_core
 from .settings import VENDORS, Settings
 from .vendors import VENDOR_APPS, vendor_module
 from .vendors.base import DropMiddleware
+
+
+def tune_gc() -> None:
+    """The serving process's garbage collector, set once before gunicorn forks its workers.
+
+    Everything loaded so far lives as long as the server: frozen, full collections skip it (and workers
+    share its pages). Exports allocate hundreds of thousands of short-lived tuples; with a gen-0 threshold of
+    100,000 instead of 700 the collector runs far less often (ExpertSender Sends day at scale 12:
+    1.45 -> 0.93 s; the others unchanged)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 20, 20)
 
 
 class PortDispatch:

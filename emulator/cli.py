@@ -59,7 +59,7 @@ def banner(settings: Settings) -> str:
 def serve(settings: Settings) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from .app import create_app
+    from .app import create_app, tune_gc
     from .core import build_core
 
     core = build_core(settings)  # fails fast on bad scenario files, before any worker starts
@@ -87,6 +87,7 @@ def serve(settings: Settings) -> int:
             return app
 
     print(banner(settings), flush=True)
+    tune_gc()
     Server().run()
     return 0
 

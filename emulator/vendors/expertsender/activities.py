@@ -113,20 +113,26 @@ def rows(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[list[Any]]:
 # rendered once per message or person and reused (Sends, scale 1: 0.035 -> 0.02 s; see benchmarks/).
 _MESSAGE_COLUMNS = frozenset({"MessageId", "MessageSubject", "MessageContentId", "SegmentId"})
 _PERSON_COLUMNS = frozenset({"Email", "Phone", "CustomSubscriberId"})
+# Columns whose values (numbers, dates, IPs, GUIDs, fixed names) never need CSV quoting: str.format
+# renders them as they are, without csv_field.
+_PLAIN_COLUMNS = frozenset({"Date", "ListId", "Channel", "MessageGuid", "ActivityIp", "DeliveryIp", "GoalValue",
+                            "GoalId"})
 
 
 def lines(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[str]:
     """The rows of `rows` as CSV text: one str.format of a per-query template per row, whose message and
     person parts are escaped once and cached."""
     header = q.header()
-    slots: dict[str, list[str]] = {"e": [], "p": [], "m": []}
+    slots: dict[str, list[str]] = {"e": [], "r": [], "p": [], "m": []}
     fields = []
     for name in header:
-        kind = "m" if name in _MESSAGE_COLUMNS else "p" if name in _PERSON_COLUMNS else "e"
-        fields.append(f"{{{'epm'.index(kind)}[{len(slots[kind])}]}}")
+        kind = ("m" if name in _MESSAGE_COLUMNS else "p" if name in _PERSON_COLUMNS
+                else "r" if name in _PLAIN_COLUMNS else "e")
+        fields.append(f"{{{'erpm'.index(kind)}[{len(slots[kind])}]}}")
         slots[kind].append(name)
-    template = ",".join(fields)
+    template = ",".join(fields).format
     event_getters = [_GETTERS[name] for name in slots["e"]]
+    plain_getters = [_GETTERS[name] for name in slots["r"]]
     message_getters = [_GETTERS[name] for name in slots["m"]]
     person_getters = [_GETTERS[name] for name in slots["p"]]
     ctx = _Context(world, tz, world.lists_by_id, {g.id: g for g in world.catalog.goals})
@@ -144,22 +150,30 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[str]:
             if len(people) >= 100_000:  # bounded: a day of a big world holds more recipients
                 people.clear()
             person = people[who] = [csv_field(get(ctx)) for get in person_getters]
-        yield template.format([csv_field(get(ctx)) for get in event_getters], person, msg_part)
+        yield template([csv_field(get(ctx)) for get in event_getters], [get(ctx) for get in plain_getters],
+                       person, msg_part)
 
 
 class _Context:
-    """The parts of one row several columns share, loaded once per event."""
+    """The parts of one row several columns share, loaded once per event (the recipient on first use)."""
 
     def __init__(self, world: World, tz: ZoneInfo, lists, goals):
         self.world, self.tz, self.lists, self.goals = world, tz, lists, goals
         self._second = -1
         self._stamp = ""
+        self._messages: dict[int, m.Message | None] = {0: None}
 
     def load(self, event: m.Event) -> None:
         self.e = event
-        self.person = self.world.recipient(event.recipient)
-        self.msg = self.world.message(event.message_id) if event.message_id else None
+        msg = self._messages.get(event.message_id, self)
+        if msg is self:
+            msg = self._messages[event.message_id] = self.world.message(event.message_id)
+        self.msg = msg
         self.sms = event.channel == m.SMS
+
+    @property
+    def person(self) -> m.Recipient:
+        return self.world.recipient(self.e.recipient)
 
     def date(self) -> str:
         second = self.e.ts // 1000
