@@ -141,6 +141,20 @@ def _discriminator(kind: str, name: str, seed: int, n: int) -> str:
     return f"usercreated.{kind}.{slug(name)}-{alnum(h(seed, n, 77), 10)}"
 
 
+# Faker locales whose city pool is a list made from a set: its order follows the process's string hash
+# salt, so f.city() gave other cities for the same seed in every process (it_IT, Faker 30+).
+_SET_ORDERED_CITIES = frozenset({"it_IT"})
+
+
+def _city(f, locale: str) -> str:
+    """f.city(), drawn from the sorted pool where Faker's own order is not reproducible (the same one draw)."""
+    if locale in _SET_ORDERED_CITIES:
+        pool = next((p.cities for p in f.providers if isinstance(getattr(p, "cities", None), list)), None)
+        if pool:
+            return f.random_element(sorted(pool))
+    return f.city()
+
+
 def build_catalog(seed: int, recipients: int) -> Catalog:
     fake = Faker([loc for loc, *_ in LOCALES])
     fake.seed_instance(seed)
@@ -150,7 +164,7 @@ def build_catalog(seed: int, recipients: int) -> Catalog:
         f = fake[loc]
         cat.first_names.append(tuple(f.first_name() for _ in range(NAMES_PER_LOCALE)))
         cat.last_names.append(tuple(f.last_name() for _ in range(NAMES_PER_LOCALE)))
-        cat.cities.append(tuple(f.city() for _ in range(20)))
+        cat.cities.append(tuple(_city(f, loc) for _ in range(20)))
     cat.locale_weights = tuple(w for *_, w in LOCALES)
     en = fake["en_US"]
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...world import model as m
+from ...world.hashing import uuid_at
+from ...world.world import HOUR_MS
 from ...writers import coalesce, csv_field, csv_line, gzip_stream, line_stream
 from .account import EXPORT_TYPES, Account, short_name
 
@@ -90,6 +92,7 @@ def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
     attributes = _attributes(acc, request)
     tag_ids = [t["id"] for t in request["tags"]]
     section_disc = [csv_field(s.discriminator) for s in acc.cat.sections]
+    hour_base = world._hour_base  # world.correlation_id without its method call
     heads: dict[tuple[int, int], tuple[str, str]] = {}
     people: dict[int, tuple[str, str, str]] = {}
     links: dict[tuple[int, int], str] = {}
@@ -128,7 +131,7 @@ def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
             tail = ",,,,,,," + section_disc[msg.section]
         else:
             tail = ",,,,,,,"
-        yield (f"{head[0]},{person[0]},{head[1]},{EXPORT_TYPES[typ]},{world.correlation_id(event)},"
+        yield (f"{head[0]},{person[0]},{head[1]},{EXPORT_TYPES[typ]},{uuid_at(hour_base(event.ts // HOUR_MS), event.seq)},"
                f"{event.source_ts},{event.ts},{tail}{person[2]}")
 
 
