@@ -26,8 +26,10 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 EXPORT_NOTE = (
     "Each export as a client gets it (token, request, virtual clock moved, status), timing the download only. "
-    "`cold`: the world's events are generated while the file streams; `warm`: the same request again with "
-    "the hour shards cached. zlib-6 ratio: seconds Python's zlib needs at level 6 for the same uncompressed "
+    "`cold`: a new world of the seed (its catalogue built, as by the first request of a seed, measured under "
+    "Start-up) whose recipients and hour shards are generated while the file streams; `warm`: the same "
+    "request again with the shards cached (beyond the shard cache, about three days at scale 1, that is "
+    "cold again). zlib-6 ratio: seconds Python's zlib needs at level 6 for the same uncompressed "
     "bytes, over the seconds the export took (>= 0.5: at most twice zlib's time).\n\n")
 LOAD_NOTE = (
     "wrk (2 threads, 16 connections) against `email-events-emulator serve` on loopback, on the same 2 cores. "
@@ -36,10 +38,10 @@ LOAD_NOTE = (
 
 
 def _export_target(r: exports.Result) -> list[str]:
+    if "JSON" in r.case:  # the targets are for the CSV exports; JSON is reported
+        return ["", ""]
     if r.ratio is not None:
         return ["ratio >= 0.5", "yes" if r.ratio >= 0.5 else "no"]
-    if "JSON" in r.case:
-        return ["", ""]
     return [">= 200k rows/s", "yes" if r.rows_per_s >= 200_000 else "no"]
 
 

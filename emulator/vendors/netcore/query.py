@@ -51,6 +51,9 @@ class Row(NamedTuple):
     message: Message
 
 
+_new_row = tuple.__new__
+
+
 def trid(event: Event) -> int:
     """Netcore transaction id (TRANSID, int64): one per message and recipient (emulator derivation)."""
     return event.message_id * 10_000_000 + event.recipient
@@ -69,6 +72,7 @@ class _Matcher:
         self.statuses = frozenset(q.statuses)
         self.types = sorted({vocab.CANONICAL[s] for s in self.statuses})
         self._messages: dict[int, bool] = {}
+        self._by_id: dict[int, Message | None] = {}
         lower = (lambda v: v.lower() if v else None)
         self.subject, self.email, self.sender = lower(q.subject), lower(q.email), lower(q.fromaddress)
         self.tag, self.from_domain, self.to_domain = lower(q.tags), lower(q.from_domain), lower(q.to_domain)
@@ -96,7 +100,9 @@ class _Matcher:
         if status is None or status not in self.statuses:
             return None
         world = self.world
-        msg = world.message(event.message_id)
+        msg = self._by_id.get(event.message_id)
+        if msg is None:
+            msg = self._by_id[event.message_id] = world.message(event.message_id)
         if msg is None or not self._message_ok(msg):
             return None
         if self.subject is not None and msg.subject_for(event.variation).lower() != self.subject:
@@ -109,7 +115,7 @@ class _Matcher:
                 return None
         if self.message_id is not None and message_id(self.core, event) != self.message_id:
             return None
-        return Row(event, status, msg)
+        return _new_row(Row, (event, status, msg))  # tuple.__new__: Row's own __new__ is Python code
 
 
 def _hours(core: Core, match: _Matcher, lo: int, hi: int) -> list[int]:

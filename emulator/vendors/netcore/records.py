@@ -112,6 +112,7 @@ def csv_lines(core: Core, rows: Iterable[Row]) -> Iterator[str]:
     messages: dict[tuple[int, int], tuple[str, int, str]] = {}
     links: dict[tuple[int, int], str] = {}
     remarks = {status: csv_field(text) for status, text in _REMARKS.items()}
+    sends: dict[tuple[int, int], tuple[str, str]] = {}
     for ev, status, msg in rows:
         key = (msg.id, ev.variation)
         parts = messages.get(key)
@@ -130,7 +131,13 @@ def csv_lines(core: Core, rows: Iterable[Row]) -> Iterator[str]:
             activity = csv_field(ev.ip) + "," + link
         else:
             activity = ","
-        guid = world.message_guid(ev.message_id, ev.recipient).replace("-", "")
-        yield (f"{trid(ev)},{guid},{status},{csv_field(world.recipient(ev.recipient).email)},{parts[0]},"
+        sent = (ev.message_id, ev.recipient)  # trid, message_id and address: one sent message's, shared
+        who = sends.get(sent)                # by its sent, delivered, open and click rows
+        if who is None:
+            if len(sends) >= 100_000:
+                sends.clear()
+            guid = world.message_guid(ev.message_id, ev.recipient).replace("-", "")
+            who = sends[sent] = (f"{trid(ev)},{guid},", csv_field(world.recipient(ev.recipient).email))
+        yield (f"{who[0]}{status},{who[1]},{parts[0]},"
                f"{when if status == vocab.NC_SENT else ''},{when},{parts[1]},{remarks.get(status, '')},{parts[2]},"
                f"{activity}")
