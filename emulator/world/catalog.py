@@ -146,13 +146,11 @@ def _discriminator(kind: str, name: str, seed: int, n: int) -> str:
 _SET_ORDERED_CITIES = frozenset({"it_IT"})
 
 
-def _city(f, locale: str) -> str:
-    """f.city(), drawn from the sorted pool where Faker's own order is not reproducible (the same one draw)."""
-    if locale in _SET_ORDERED_CITIES:
-        pool = next((p.cities for p in f.providers if isinstance(getattr(p, "cities", None), list)), None)
-        if pool:
-            return f.random_element(sorted(pool))
-    return f.city()
+def _sorted_city_pool(f, locale: str) -> list[str] | None:
+    """Faker's city pool in sorted order where its own order is not reproducible, else None (f.city())."""
+    if locale not in _SET_ORDERED_CITIES:
+        return None
+    return next((sorted(p.cities) for p in f.providers if isinstance(getattr(p, "cities", None), list)), None)
 
 
 def build_catalog(seed: int, recipients: int) -> Catalog:
@@ -164,7 +162,8 @@ def build_catalog(seed: int, recipients: int) -> Catalog:
         f = fake[loc]
         cat.first_names.append(tuple(f.first_name() for _ in range(NAMES_PER_LOCALE)))
         cat.last_names.append(tuple(f.last_name() for _ in range(NAMES_PER_LOCALE)))
-        cat.cities.append(tuple(_city(f, loc) for _ in range(20)))
+        pool = _sorted_city_pool(f, loc)  # drawn with the same one draw per city as f.city()
+        cat.cities.append(tuple(f.random_element(pool) if pool else f.city() for _ in range(20)))
     cat.locale_weights = tuple(w for *_, w in LOCALES)
     en = fake["en_US"]
 

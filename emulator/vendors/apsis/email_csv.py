@@ -93,6 +93,7 @@ def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
     tag_ids = [t["id"] for t in request["tags"]]
     section_disc = [csv_field(s.discriminator) for s in acc.cat.sections]
     hour_base = world._hour_base  # world.correlation_id without its method call
+    hour, base = -1, 0
     heads: dict[tuple[int, int], tuple[str, str]] = {}
     people: dict[int, tuple[str, str, str]] = {}
     links: dict[tuple[int, int], str] = {}
@@ -115,7 +116,10 @@ def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
             person = people[event.recipient] = (
                 csv_field(p.email), csv_field(p.country), "".join("," + csv_field(v) for v in extra))
         typ = event.type
-        if typ == m.OPENED:
+        tail = _NO_DETAILS.get(typ)  # SENT, DELIVERED: most rows, found at once
+        if tail is not None:
+            pass
+        elif typ == m.OPENED:
             tail = f"{csv_field(event.device)},{person[1]},,,,,,"
         elif typ == m.CLICKED:
             link = links.get((msg.id, event.link))
@@ -131,10 +135,14 @@ def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
             tail = ",,,,,,," + section_disc[msg.section]
         else:
             tail = ",,,,,,,"
-        yield (f"{head[0]},{person[0]},{head[1]},{EXPORT_TYPES[typ]},{uuid_at(hour_base(event.ts // HOUR_MS), event.seq)},"
+        if event.ts // HOUR_MS != hour:
+            hour = event.ts // HOUR_MS
+            base = hour_base(hour)
+        yield (f"{head[0]},{person[0]},{head[1]},{EXPORT_TYPES[typ]},{uuid_at(base, event.seq)},"
                f"{event.source_ts},{event.ts},{tail}{person[2]}")
 
 
+_NO_DETAILS = {m.SENT: ",,,,,,,", m.DELIVERED: ",,,,,,,"}  # empty device .. abuse_section
 _PEOPLE_CACHE = 100_000  # recipients whose rendered fields are kept during one export (bounded memory)
 
 
