@@ -74,9 +74,9 @@ def main() -> None:
         ["launch to first healthy answer", f"{start['to_healthy_s']:.3f}", "< 1 s"],
         ["first request of the world (builds it)", f"{start['first_world_request_s']:.3f}", ""]])))
 
-    mem = serving.memory((0.5, 5.0, 50.0, 250.0) if args.full else (0.5, 5.0))
+    mem = serving.memory((0.3, 1.6, 16.0, 78.0) if args.full else (0.3, 1.6))
     base = mem[0]["peak_rss_mb"]
-    sections.append(("Memory of the serving worker (APSIS email export)", table(
+    sections.append((f"Memory of the serving worker (APSIS email export, scale {serving.MEMORY_SCALE:g})", table(
         ["window (days)", "rows", "peak RSS MB", "growth MB", "target", "met"],
         [[f"{m['window_days']:g}", f"{m['rows']:,}", f"{m['peak_rss_mb']:.1f}", f"{m['peak_rss_mb'] - base:.1f}",
           "growth < 50 MB", "yes" if m["peak_rss_mb"] - base < 50 else "no"] for m in mem])))
