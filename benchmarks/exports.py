@@ -49,7 +49,7 @@ def _app(scale: float):
     app = create_app(Settings(state_dir=tempfile.mkdtemp(prefix="bench-"), scale=scale))
     core = app.config["EMULATOR_CORE"]
     core.clock.set(NOW)
-    core.world  # the seed's catalogue (Faker pools): built by the first request of a seed, not by the export
+    _ = core.world  # the seed's catalogue (Faker pools): built by the first request of a seed, not by the export
     tune_gc()  # as `serve` does before its workers start
     return app, core
 

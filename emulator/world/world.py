@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import bisect
 import gc
-import threading
-from collections import OrderedDict
 import math
 import random
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from functools import lru_cache
@@ -103,7 +103,7 @@ class World:
     def _recipient(self, i: int) -> Recipient:
         # h(seed, k, i) as mix(h(seed, k) ^ i), and only the chosen e-mail pattern built: 15 -> 7 us each
         # (a day at scale 12 touches 60,000 recipients).
-        seed, kinds, i64 = self.seed, self._recipient_kinds, i & MASK
+        kinds, i64 = self._recipient_kinds, i & MASK
         x = mix(kinds[0] ^ i64)
         loc = bisect.bisect_right(self._locale_cum, x % self._locale_cum[-1])
         n_first, n_last = len(self._first_slugs[loc]), len(self._last_slugs[loc])
@@ -457,8 +457,7 @@ class _ShardBuilder:
             while d >= 60_000:
                 d = getrandbits(16)
             later = sent_ms + 1000 + d
-            if later > end1:
-                later = end1
+            later = min(later, end1)
             # _add(later, DELIVERED, retry=True)
             self.seq = seq = seq + 1
             roll = random()
@@ -547,24 +546,30 @@ class _ShardBuilder:
                 clicked = random() < msg.click_rate
             else:
                 clicked = True
-            if clicked:
-                t = min(self.end - 1, t + 3000 + self.below(300_000))
-                link = self.below(len(msg.links))
-                self._add(t, m.CLICKED, msg.id, r, msg.channel, v, link=link, device=device, ip=ip, retry=True)
-                if rng.random() < GOAL_PER_CLICK:
-                    goal = rng.choice(w.catalog.goals)
-                    self._add(min(self.end - 1, t + 60_000 + self.below(600_000)), m.GOAL, msg.id, r,
-                              msg.channel, v, ip=ip, goal=goal.id)
-            roll = rng.random()
-            if roll < UNSUBSCRIBE_PER_OPEN:
-                self._add(min(self.end - 1, t + 5000 + self.below(120_000)), m.UNSUBSCRIBED, msg.id, r,
-                          msg.channel, v, ip=ip, reason="Subscriber", list_id=msg.list_id)
-            elif roll < UNSUBSCRIBE_PER_OPEN + COMPLAINT_PER_OPEN and msg.channel == m.EMAIL:
-                t = min(self.end - 1, t + 5000 + self.below(600_000))
-                self._add(t, m.COMPLAINED, msg.id, r, msg.channel, v)
-                # A complaint removes the subscriber (ExpertSender removal reason "Spam").
-                self._add(min(self.end - 1, t + 1000), m.UNSUBSCRIBED, msg.id, r, msg.channel, v,
-                          reason="Spam", list_id=msg.list_id)
+            self.after_open(msg, r, v, t, device, ip, clicked)
+
+    def after_open(self, msg: Message, r: int, v: int, t: int, device: str, ip: str, clicked: bool) -> None:
+        """What may follow an open at `t` (or an SMS link visit): the click, a goal, an unsubscribe or a
+        complaint."""
+        w, rng = self.w, self.rng
+        if clicked:
+            t = min(self.end - 1, t + 3000 + self.below(300_000))
+            link = self.below(len(msg.links))
+            self._add(t, m.CLICKED, msg.id, r, msg.channel, v, link=link, device=device, ip=ip, retry=True)
+            if rng.random() < GOAL_PER_CLICK:
+                goal = rng.choice(w.catalog.goals)
+                self._add(min(self.end - 1, t + 60_000 + self.below(600_000)), m.GOAL, msg.id, r,
+                          msg.channel, v, ip=ip, goal=goal.id)
+        roll = rng.random()
+        if roll < UNSUBSCRIBE_PER_OPEN:
+            self._add(min(self.end - 1, t + 5000 + self.below(120_000)), m.UNSUBSCRIBED, msg.id, r,
+                      msg.channel, v, ip=ip, reason="Subscriber", list_id=msg.list_id)
+        elif roll < UNSUBSCRIBE_PER_OPEN + COMPLAINT_PER_OPEN and msg.channel == m.EMAIL:
+            t = min(self.end - 1, t + 5000 + self.below(600_000))
+            self._add(t, m.COMPLAINED, msg.id, r, msg.channel, v)
+            # A complaint removes the subscriber (ExpertSender removal reason "Spam").
+            self._add(min(self.end - 1, t + 1000), m.UNSUBSCRIBED, msg.id, r, msg.channel, v,
+                      reason="Spam", list_id=msg.list_id)
 
     def list_activity(self) -> None:
         """Subscriptions, confirmations of double opt-in lists, and removals not caused by a message."""

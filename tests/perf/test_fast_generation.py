@@ -9,8 +9,7 @@ import pytest
 
 from emulator.world import model as m
 from emulator.world.catalog import DEVICES
-from emulator.world.world import (COMPLAINT_PER_OPEN, ENGAGEMENT_WEIGHTS, GOAL_PER_CLICK, HOUR_MS,
-                                  UNSUBSCRIBE_PER_OPEN, World, _ShardBuilder)
+from emulator.world.world import ENGAGEMENT_WEIGHTS, HOUR_MS, World, _ShardBuilder
 
 Y2019_12_31 = 1_577_750_400_000  # the day before event_time existed: the pre-2020 branch of `_add`
 Y2026_03_08 = 1_772_928_000_000
@@ -49,23 +48,7 @@ class ReferenceBuilder(_ShardBuilder):
                 clicked = rng.random() < msg.click_rate
             else:
                 clicked = True
-            if clicked:
-                t = min(self.end - 1, t + 3000 + self.below(300_000))
-                link = self.below(len(msg.links))
-                self._add(t, m.CLICKED, msg.id, r, msg.channel, v, link=link, device=device, ip=ip, retry=True)
-                if rng.random() < GOAL_PER_CLICK:
-                    goal = rng.choice(w.catalog.goals)
-                    self._add(min(self.end - 1, t + 60_000 + self.below(600_000)), m.GOAL, msg.id, r,
-                              msg.channel, v, ip=ip, goal=goal.id)
-            roll = rng.random()
-            if roll < UNSUBSCRIBE_PER_OPEN:
-                self._add(min(self.end - 1, t + 5000 + self.below(120_000)), m.UNSUBSCRIBED, msg.id, r,
-                          msg.channel, v, ip=ip, reason="Subscriber", list_id=msg.list_id)
-            elif roll < UNSUBSCRIBE_PER_OPEN + COMPLAINT_PER_OPEN and msg.channel == m.EMAIL:
-                t = min(self.end - 1, t + 5000 + self.below(600_000))
-                self._add(t, m.COMPLAINED, msg.id, r, msg.channel, v)
-                self._add(min(self.end - 1, t + 1000), m.UNSUBSCRIBED, msg.id, r, msg.channel, v,
-                          reason="Spam", list_id=msg.list_id)
+            self.after_open(msg, r, v, t, device, ip, clicked)  # not inlined: shared
 
 
 def reference_shard(world: World, hour: int):
