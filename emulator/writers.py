@@ -13,6 +13,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, tzinfo
 from typing import Any
 
 CHUNK_BYTES = 64 * 1024  # write in 64 KiB pieces: fewer, larger socket writes
@@ -117,6 +118,23 @@ def line_stream(header: Sequence[str] | None, lines: Iterable[str], *, line_end:
     if parts:
         parts.append("")
         yield line_end.join(parts).encode()
+
+
+class LocalSeconds:
+    """Epoch ms -> "YYYY-MM-DD HH:MM:SS" in a time zone, the last second's text cached: consecutive rows
+    of an export mostly share their second."""
+
+    def __init__(self, zone: tzinfo):
+        self.zone = zone
+        self._second: int | None = None
+        self._text = ""
+
+    def __call__(self, ms: int) -> str:
+        second = ms // 1000
+        if second != self._second:
+            self._second = second
+            self._text = datetime.fromtimestamp(second, self.zone).strftime("%Y-%m-%d %H:%M:%S")
+        return self._text
 
 
 def json_object_stream(items: Iterable[tuple[str, Any]], *, batch: int = 256) -> Iterator[bytes]:

@@ -214,15 +214,12 @@ class Account:
         """Email events caused by activities in [start_ms, end_ms), retried duplicates included (seed 1:
         "The same correlation_id value may be repeated")."""
         world = self.world
-        messages: dict[int, Message | None] = {}  # a dict lookup instead of world.message per event
         for event in world.events(start_ms, end_ms, types):
             if event.channel != m.EMAIL or event.message_id == 0:
                 continue
             if event.type == m.UNSUBSCRIBED and event.reason == "UserUnknown":
                 continue  # the platform's own removal after a bounce, not an email event
-            msg = messages.get(event.message_id)
-            if msg is None:
-                msg = messages[event.message_id] = world.message(event.message_id)
+            msg = world.message(event.message_id)
             if sections is not None and msg.section not in sections:
                 continue
             if segment is not None and not world.in_segment(segment.id, event.recipient):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ...world import World
 from ...world import model as m
-from ...writers import csv_field
+from ...writers import LocalSeconds, csv_field
 from .columns import CHANNEL_TYPES, columns
 
 # Seed "Supported activity data types" -> the canonical event each one lists.
@@ -159,16 +159,11 @@ class _Context:
 
     def __init__(self, world: World, tz: ZoneInfo, lists, goals):
         self.world, self.tz, self.lists, self.goals = world, tz, lists, goals
-        self._second = -1
-        self._stamp = ""
-        self._messages: dict[int, m.Message | None] = {0: None}
+        self._local = LocalSeconds(tz)
 
     def load(self, event: m.Event) -> None:
         self.e = event
-        msg = self._messages.get(event.message_id, self)
-        if msg is self:
-            msg = self._messages[event.message_id] = self.world.message(event.message_id)
-        self.msg = msg
+        self.msg = self.world.message(event.message_id) if event.message_id else None
         self.sms = event.channel == m.SMS
 
     @property
@@ -176,11 +171,7 @@ class _Context:
         return self.world.recipient(self.e.recipient)
 
     def date(self) -> str:
-        second = self.e.ts // 1000
-        if second != self._second:  # many rows share a second: format it once
-            self._second = second
-            self._stamp = datetime.fromtimestamp(second, self.tz).strftime("%Y-%m-%d %H:%M:%S")
-        return self._stamp
+        return self._local(self.e.ts)
 
     def list_id(self) -> int | str:
         if self.e.list_id:

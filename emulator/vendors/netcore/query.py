@@ -72,7 +72,6 @@ class _Matcher:
         self.statuses = frozenset(q.statuses)
         self.types = sorted({vocab.CANONICAL[s] for s in self.statuses})
         self._messages: dict[int, bool] = {}
-        self._by_id: dict[int, Message | None] = {}
         lower = (lambda v: v.lower() if v else None)
         self.subject, self.email, self.sender = lower(q.subject), lower(q.email), lower(q.fromaddress)
         self.tag, self.from_domain, self.to_domain = lower(q.tags), lower(q.from_domain), lower(q.to_domain)
@@ -100,9 +99,7 @@ class _Matcher:
         if status is None or status not in self.statuses:
             return None
         world = self.world
-        msg = self._by_id.get(event.message_id)
-        if msg is None:
-            msg = self._by_id[event.message_id] = world.message(event.message_id)
+        msg = world.message(event.message_id)
         if msg is None or not self._message_ok(msg):
             return None
         if self.subject is not None and msg.subject_for(event.variation).lower() != self.subject:
