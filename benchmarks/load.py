@@ -13,9 +13,7 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass
 
 from emulator.settings import (
@@ -24,9 +22,8 @@ from emulator.settings import (
     DEFAULT_EXPERTSENDER_API_KEY,
     DEFAULT_NETCORE_API_KEY,
 )
-from tests.e2e.server import free_port
 
-from .serving import NOW, _call
+from .serving import NOW, _call, start_server
 
 CONNECTIONS = 16
 MODELS = {"sync, 2 workers": ("--workers", "2"), "gthread, 2 workers x 4 threads": ("--workers", "2",
@@ -44,22 +41,8 @@ class Figure:
     target_ms: float | None
 
 
-def _start(args: tuple[str, ...]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "EMULATOR_APSIS_TOKEN_LIMIT": "0", "EMULATOR_EXPORT_DELAY": "1000000"}
-    proc = subprocess.Popen([sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--state-dir",
-                             tempfile.mkdtemp(prefix="bench-load-"), "--log-level", "warning", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            _call(base + "/_emulator/health")
-            return proc, base
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.02)
+# Token limit off and a long export delay: see the module docstring.
+SERVER_ENV = {"EMULATOR_APSIS_TOKEN_LIMIT": "0", "EMULATOR_EXPORT_DELAY": "1000000"}
 
 
 def _targets(base: str) -> list[tuple[str, str, str, dict[str, str], str | None, float | None]]:
@@ -128,7 +111,7 @@ def run(seconds: float = 4.0) -> list[Figure]:
         return []
     figures = []
     for model, args in MODELS.items():
-        proc, base = _start(args)
+        proc, base, _ = start_server(*args, env=SERVER_ENV)
         try:
             for endpoint, method, url, headers, body, target in _targets(base):
                 expected = 404 if "404" in endpoint else 200

@@ -25,21 +25,23 @@ def _call(url: str, body: dict | None = None, headers: dict | None = None, metho
         return resp.read()
 
 
-def _start(workers: int = 1, scale: float = 1.0, env: dict[str, str] | None = None
-           ) -> tuple[subprocess.Popen, str, float]:
+def start_server(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, float]:
+    """`email-events-emulator serve` on a free loopback port with extra flags and variables: the process,
+    its base URL and the seconds until health answered."""
     port = free_port()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--workers",
-                             str(workers), "--scale", str(scale), "--state-dir", tempfile.mkdtemp(prefix="bench-"), "--log-level",
-                             "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen([sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--state-dir",
+                             tempfile.mkdtemp(prefix="bench-"), "--log-level", "warning", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
     while True:
         try:
             _call(base + "/_emulator/health")
             return proc, base, time.perf_counter() - t0
         except OSError:
-            if proc.poll() is not None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
                 raise RuntimeError("the server did not start") from None
             time.sleep(0.005)
 
@@ -48,7 +50,7 @@ def startup(runs: int = 3) -> dict[str, float]:
     """Seconds from launching `serve` to the first 200 from health; then the first request of the world."""
     best_health, best_first = float("inf"), float("inf")
     for _ in range(runs):
-        proc, base, healthy = _start()
+        proc, base, healthy = start_server("--workers", "1")
         try:
             t0 = time.perf_counter()
             _call(base + "/expertsender/v2/Api/Lists?apiKey=test_api_key1")  # builds the world in the worker
@@ -75,7 +77,8 @@ def memory(windows_days: tuple[float, ...] = (0.3, 1.6)) -> list[dict]:
     """Peak RSS of the one serving worker after streaming APSIS email exports of growing windows, one
     server throughout (scale 4: 0.3 days ~ 20k rows, 1.6 ~ 165k, 16 ~ 1M, 78 ~ 5.4M)."""
     # The size limit (5M cells by default, seed 1 "file too large") is lifted for the 5M-row window.
-    proc, base, _ = _start(workers=1, scale=MEMORY_SCALE, env={"EMULATOR_APSIS_EXPORT_SIZE_LIMIT": "100000000"})
+    proc, base, _ = start_server("--workers", "1", "--scale", str(MEMORY_SCALE),
+                                 env={"EMULATOR_APSIS_EXPORT_SIZE_LIMIT": "100000000"})
     rows = []
     try:
         pid = json.loads(_call(base + "/_emulator/health"))["worker_pid"]
