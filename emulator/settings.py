@@ -51,6 +51,9 @@ class Settings:
     expertsender_timezone: str = "Europe/Warsaw"
     netcore_timezone: str = "Asia/Kolkata"
     journal_limit: int = 10_000
+    # Processes one large export is rendered by (emulator.parallel); 0: one per usable core, at most 4;
+    # 1: always in the serving worker.
+    export_processes: int = 0
     log_level: str = "info"
     # --- APSIS One (seeds apsis-one-*-export.txt) ---
     apsis_section_count: int = 3  # sections on the account; over 25 -> 413 on export requests (seed)
@@ -74,6 +77,13 @@ class Settings:
         """Port of a vendor's own root-path listener (with --vendor-ports): main port + 1, 2, 3 unless set."""
         explicit = getattr(self, f"{vendor}_port")
         return explicit if explicit else self.port + 1 + VENDORS.index(vendor)
+
+    @property
+    def render_processes(self) -> int:
+        if self.export_processes:
+            return self.export_processes
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, min(4, cores))
 
     @property
     def loopback_only(self) -> bool:
@@ -108,6 +118,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "EMULATOR_EXPERTSENDER_TIMEZONE": ("expertsender_timezone", str),
     "EMULATOR_NETCORE_TIMEZONE": ("netcore_timezone", str),
     "EMULATOR_JOURNAL_LIMIT": ("journal_limit", int),
+    "EMULATOR_EXPORT_PROCESSES": ("export_processes", int),
     "EMULATOR_LOG_LEVEL": ("log_level", str),
     # APSIS One
     "EMULATOR_APSIS_SECTION_COUNT": ("apsis_section_count", int),
@@ -160,6 +171,8 @@ def validate(settings: Settings) -> None:
         raise SettingsError("workers and threads must be at least 1")
     if settings.scale <= 0:
         raise SettingsError("scale must be positive")
+    if settings.export_processes < 0:
+        raise SettingsError("export processes must be 0 (one per core) or more")
     if not 0 <= settings.gzip_level <= 9:
         raise SettingsError("gzip level must be 0-9")
     if settings.expertsender_line_end not in ("crlf", "lf"):

@@ -139,16 +139,22 @@ class LocalSeconds:
 
 def json_object_stream(items: Iterable[tuple[str, Any]], *, batch: int = 256) -> Iterator[bytes]:
     """A JSON object `{"k": v, ...}` written one member at a time from (key, value) pairs."""
+    yield b"{"
+    yield from json_members(items, batch=batch)
+    yield b"}"
+
+
+def json_members(items: Iterable[tuple[str, Any]], after_others: bool = False, *, batch: int = 256) -> Iterator[bytes]:
+    """The members `"k":v` of a JSON object, comma-separated (and each preceded by one when they follow
+    members written before), `batch` per chunk."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    parts = ["{"]
-    first = True
-    n = 0
+    parts: list[str] = []
+    comma = "," if after_others else ""
     for key, value in items:
-        parts.append(("" if first else ",") + dumps(key) + ":" + dumps(value))
-        first = False
-        n += 1
-        if n >= batch:
+        parts.append(comma + dumps(key) + ":" + dumps(value))
+        comma = ","
+        if len(parts) >= batch:
             yield "".join(parts).encode()
-            parts, n = [], 0
-    parts.append("}")
-    yield "".join(parts).encode()
+            parts = []
+    if parts:
+        yield "".join(parts).encode()

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import __version__
+from .. import __version__, parallel
 from ..clock import format_rfc3339, parse_rfc3339
 from ..contracts import contract
 from ..core import Core
@@ -83,6 +83,7 @@ def health() -> Response:
         "status": "ok", "version": __version__, "seed": s.seed, "scale": s.scale, "worker_pid": os.getpid(),
         "uptime_seconds": round(c.clock._real_time() - c.started_at, 3),
         "now": format_rfc3339(c.clock.now()), "scenario": c.faults.active()["names"],
+        "export_processes": s.render_processes, **parallel.stats(),
     })
 
 

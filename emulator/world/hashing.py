@@ -52,11 +52,17 @@ def uuid_at(base: int, n: int) -> str:
     return f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}"
 
 
+_DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_PAIRS36 = tuple(_DIGITS36[r % 36] + _DIGITS36[r // 36] for r in range(36 * 36))  # two digits, low first
+
+
 def alnum(value: int, length: int) -> str:
-    """Lower-case base-36 string of fixed length (APSIS discriminator suffixes look like this)."""
-    chars = "0123456789abcdefghijklmnopqrstuvwxyz"
+    """Lower-case base-36 string of fixed length, least significant digit first (APSIS discriminator
+    suffixes look like this). Two digits per divmod (every recipient's profile key: 5.6 -> 2.5 µs)."""
     out = []
-    for _ in range(length):
-        value, rem = divmod(value, 36)
-        out.append(chars[rem])
+    for _ in range(length // 2):
+        value, rem = divmod(value, 1296)
+        out.append(_PAIRS36[rem])
+    if length % 2:
+        out.append(_DIGITS36[value % 36])
     return "".join(out)

@@ -50,8 +50,10 @@ class Event(NamedTuple):
         return self.ts // 3_600_000
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """One person of the world. A named tuple rather than a frozen dataclass, whose __init__ sets each field
+    through object.__setattr__: a cold export builds every recipient it meets."""
+
     index: int
     subscriber_id: int
     email: str
@@ -65,7 +67,6 @@ class Recipient:
     birthdate: str  # YYYY-MM-DD
     device: str  # habitual device
     ip: str
-    profile_key: str  # APSIS export key
     loyalty_points: int
     vip: bool
     last_purchase_ms: int

@@ -15,18 +15,22 @@ from __future__ import annotations
 import bisect
 import gc
 import math
+import os
 import random
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from operator import itemgetter
 
 from . import model as m
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
 from .hashing import MASK, alnum, h, mix, uuid_at
 from .model import Event, Link, Message, Recipient, Variation, Wave
+from .vector import uuid_range
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -135,7 +139,6 @@ class World:
             birthdate=born.isoformat(),
             device=device,
             ip=f"{(z >> 3) % 223 + 1}.{(z >> 11) % 256}.{(z >> 19) % 256}.{(z >> 27) % 254 + 1}",
-            profile_key=alnum(mix(kinds[3] ^ i64), 12) + alnum(mix(kinds[4] ^ i64), 8),
             loyalty_points=(z >> 35) % 5000,
             vip=(z >> 50) % 10 == 0,
             last_purchase_ms=created + ((z >> 44) % 700) * DAY_MS,
@@ -143,6 +146,12 @@ class World:
             created_ms=created,
             section=i % len(self.catalog.sections),
         )
+
+    def profile_key(self, i: int) -> str:
+        """A recipient's APSIS profile export key: kept out of Recipient, which every export builds and only
+        the profile export needs this from (a third of building a recipient)."""
+        kinds, i64 = self._recipient_kinds, i & MASK
+        return alnum(mix(kinds[3] ^ i64), 12) + alnum(mix(kinds[4] ^ i64), 8)
 
     def _permute(self, i: int) -> int:
         return (i * self._perm_a + self._perm_b) % self.size
@@ -277,6 +286,10 @@ class World:
         """The event's id at its source; a retried duplicate shares it (same hour and seq)."""
         return uuid_at(self._hour_base(event.ts // HOUR_MS), event.seq)
 
+    def correlation_ids(self, hour: int) -> str:
+        """The correlation ids of an hour's events at once (vector.py): seq s is [36 (s - 1), 36 s)."""
+        return uuid_range(self._hour_base(hour), 1, len(self.shard(hour)))
+
     def message_guid(self, message_id: int, recipient: int) -> str:
         """The GUID of one sent message (one message to one recipient)."""
         return uuid_at(self._message_base(message_id), recipient)
@@ -296,6 +309,13 @@ class World:
             lo = 0 if start_ms <= hour * HOUR_MS else bisect.bisect_left(shard, start_ms, key=_ts)
             hi = len(shard) if end_ms >= (hour + 1) * HOUR_MS else bisect.bisect_left(shard, end_ms, key=_ts)
             yield from shard[lo:hi] if lo or hi < len(shard) else shard
+
+    def export_work(self, start_ms: int, end_ms: int, rows: float = 0) -> float:
+        """Roughly how many events an export of [start_ms, end_ms) touches: its estimated rows, plus the
+        events of the hours not generated yet (what decides whether it is rendered on several cores)."""
+        hours = range(start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS + 1) if end_ms > start_ms else range(0)
+        missing = sum(1 for hour in hours if not self._cache.holds("_shard", hour))
+        return rows + missing * EVENTS_PER_HOUR * self.scale
 
     def _shard_of(self, hour: int, types: frozenset[str]) -> tuple[Event, ...]:
         """The hour's events of some types: cached beside the shard, so that a query for a rare type
@@ -331,6 +351,13 @@ class World:
 
 
 SHARD_CACHE_EVENTS = 100_000  # about three days at scale 1; ~25 MB
+EVENTS_PER_HOUR = 1_400  # all types at scale 1, averaged over days (a day of seed 42: 34k)
+
+
+def hour_windows(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+    """[start_ms, end_ms) cut at hour boundaries: the blocks an export is rendered in (one shard each)."""
+    cuts = [start_ms, *range((start_ms // HOUR_MS + 1) * HOUR_MS, end_ms, HOUR_MS), end_ms]
+    return [(lo, hi) for lo, hi in pairwise(cuts) if lo < hi]
 
 
 class _EventBudgetCache:
@@ -340,6 +367,12 @@ class _EventBudgetCache:
         self.budget = budget
         self._items: OrderedDict[tuple, tuple[Event, ...]] = OrderedDict()
         self._events = 0
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def _after_fork(self) -> None:
+        # A process forked to render blocks of an export (emulator.parallel) while another thread held the
+        # lock would otherwise wait for it forever.
         self._lock = threading.Lock()
 
     def memo(self, build):
@@ -364,10 +397,18 @@ class _EventBudgetCache:
         cached.cache_clear = self.clear
         return cached
 
+    def holds(self, *key) -> bool:
+        with self._lock:
+            return key in self._items
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
             self._events = 0
+
+
+_CACHES: weakref.WeakSet[_EventBudgetCache] = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [cache._after_fork() for cache in list(_CACHES)])
 
 
 def _ts(event: Event) -> int:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 
+from emulator import parallel
 from emulator.app import create_app
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
+from emulator.vendors.apsis import profile_json
 
 NOW = datetime(2026, 3, 10, 12, 0, 5, tzinfo=UTC)
 ES_TYPES = ("Subscriptions", "Confirmations", "Sends", "Opens", "Clicks", "Complaints", "Removals", "Bounces",
@@ -35,15 +38,31 @@ def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:16]
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    app = create_app(Settings(state_dir=str(tmp_path_factory.mktemp("state")), seed=42, scale=0.5))
-    core = app.config["EMULATOR_CORE"]
-    core.clock._real_time = NOW.timestamp  # time moves only when the test moves it
-    core.clock.reset()
-    c = app.test_client()
-    c.core = core
-    return c
+@pytest.fixture(scope="module", params=["in-process", "forked"])
+def client(request, tmp_path_factory):
+    """The app as it renders small exports (in-process), and as it renders big ones (emulator.parallel: two
+    forked processes, every export cut into blocks, the profile export into several passes)."""
+    forked = request.param == "forked"
+    forks: list[int] = []
+    with pytest.MonkeyPatch.context() as mp:
+        if forked:
+            real_fork = os.fork
+
+            def counted_fork() -> int:
+                forks.append(1)
+                return real_fork()
+
+            mp.setattr(parallel, "MIN_WORK", 0)
+            mp.setattr(profile_json, "EVENTS_PER_PASS", 3_000)
+            mp.setattr(os, "fork", counted_fork)
+        app = create_app(Settings(state_dir=str(tmp_path_factory.mktemp("state")), seed=42, scale=0.5,
+                                  export_processes=2 if forked else 1))
+        core = app.config["EMULATOR_CORE"]
+        core.clock._real_time = NOW.timestamp  # time moves only when the test moves it
+        core.clock.reset()
+        c = app.test_client()
+        c.core, c.forked, c.forks = core, forked, forks
+        yield c
 
 
 def _apsis_auth(client) -> dict[str, str]:
@@ -175,4 +194,7 @@ EXPECTED: dict[str, str] = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_output_is_byte_identical_to_the_recorded_digest(client, case):
     fn, args = CASES[case]
+    forks_before = len(client.forks)
     assert _digest(fn(client, *args)) == EXPECTED[case]
+    if client.forked and fn not in (netcore_v51, netcore_v6, netcore_stats):  # exports, not pages
+        assert len(client.forks) == forks_before + 2, "the export was not rendered by two processes"

@@ -9,16 +9,32 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from ...writers import json_object_stream
+from ...parallel import render_blocks, worth_forking
+from ...writers import json_members
 from .account import Account
 
 EVENTS_PER_PASS = 200_000  # events held at once while grouping them by profile (memory bound)
 
 
-def profiles(acc: Account, request: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """(export key, profile) pairs in recipient order, streamed."""
+def blocks(acc: Account, request: dict[str, Any]) -> list[list[int]]:
+    """The profiles of the file in recipient order, cut into blocks of recipients: with events, one block per
+    pass over the window's events (EVENTS_PER_PASS held at once); without, one block."""
     if not request["attributes"] and not request["tags"]:
-        return  # seed 2: without an attribute or tag requested, no profile shows up
+        return []  # seed 2: without an attribute or tag requested, no profile shows up
+    world = acc.world
+    segment_id = request["segment_id"]
+    members = [i for i in range(world.size) if not segment_id or world.in_segment(segment_id, i)]
+    passes = (
+        max(1, math.ceil(request.get("estimated_event_rows", 0) / EVENTS_PER_PASS))
+        if request["events"]
+        else 1
+    )
+    size = max(1, math.ceil(len(members) / passes))
+    return [members[lo : lo + size] for lo in range(0, len(members), size)]
+
+
+def profiles(acc: Account, request: dict[str, Any], chunk: list[int]) -> Iterator[tuple[str, Any]]:
+    """(export key, profile) pairs of one block of recipients, in recipient order."""
     world = acc.world
     cat = acc.cat
     attributes = [
@@ -27,35 +43,25 @@ def profiles(acc: Account, request: dict[str, Any]) -> Iterator[tuple[str, Any]]
     ]
     tag_ids = [t["id"] for t in request["tags"]]
     topics = [(lst.topic, lst.id) for topic in request["topics"] for lst in cat.lists if lst.topic == topic]
-    segment_id = request["segment_id"]
-    members = [i for i in range(world.size) if not segment_id or world.in_segment(segment_id, i)]
-    passes = (
-        max(1, math.ceil(request.get("estimated_event_rows", 0) / EVENTS_PER_PASS))
-        if request["events"]
-        else 1
-    )
-    block = max(1, math.ceil(len(members) / passes))
-    for lo in range(0, len(members), block):
-        chunk = members[lo : lo + block]
-        events = _events_by_profile(acc, request, chunk[0], chunk[-1]) if request["events"] else {}
-        for r in chunk:
-            person = world.recipient(r)
-            attrs: dict[str, Any] = {}
-            for version_id, attr in attributes:
-                value = acc.attribute_value(attr, person)
-                if value is not None:
-                    attrs[str(version_id)] = {"value": value}
-            for tag_id in tag_ids:
-                if world.has_tag(tag_id, r):
-                    attrs[str(tag_id)] = {"value": None}  # seed 2: "For tags the value is always null"
-            section: dict[str, Any] = {"attributes": attrs}
-            if request["events"]:
-                section["events"] = events.get(r, [])
-            if topics:
-                section["topics"] = {
-                    topic: {"subscribed": world.in_list(list_id, r)} for topic, list_id in topics
-                }
-            yield person.profile_key, {"sections": {cat.sections[person.section].id: section}}
+    events = _events_by_profile(acc, request, chunk[0], chunk[-1]) if request["events"] else {}
+    for r in chunk:
+        person = world.recipient(r)
+        attrs: dict[str, Any] = {}
+        for version_id, attr in attributes:
+            value = acc.attribute_value(attr, person)
+            if value is not None:
+                attrs[str(version_id)] = {"value": value}
+        for tag_id in tag_ids:
+            if world.has_tag(tag_id, r):
+                attrs[str(tag_id)] = {"value": None}  # seed 2: "For tags the value is always null"
+        section: dict[str, Any] = {"attributes": attrs}
+        if request["events"]:
+            section["events"] = events.get(r, [])
+        if topics:
+            section["topics"] = {
+                topic: {"subscribed": world.in_list(list_id, r)} for topic, list_id in topics
+            }
+        yield world.profile_key(r), {"sections": {cat.sections[person.section].id: section}}
 
 
 def _events_by_profile(acc: Account, request: dict[str, Any], lo: int, hi: int) -> dict[int, list[dict]]:
@@ -79,5 +85,13 @@ def _events_by_profile(acc: Account, request: dict[str, Any], lo: int, hi: int) 
     return out
 
 
-def json_file(acc: Account, request: dict[str, Any]) -> Iterator[bytes]:
-    return json_object_stream(profiles(acc, request))
+def json_file(acc: Account, request: dict[str, Any], processes: int = 1) -> Iterator[bytes]:
+    """The file, one block of recipients after another, on `processes` cores when it is big enough."""
+    parts = blocks(acc, request)
+    scanned = request.get("estimated_event_rows", 0) * len(parts) if request["events"] else 0  # a scan a block
+    if not worth_forking(processes, scanned + sum(map(len, parts)), len(parts)):
+        processes = 1
+    yield b"{"
+    yield from render_blocks(range(len(parts)), lambda i: json_members(profiles(acc, request, parts[i]), i > 0),
+                             processes)
+    yield b"}"

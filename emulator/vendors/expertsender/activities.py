@@ -76,11 +76,19 @@ class ActivityQuery:
         return columns(self.activity, channel, self.extended, self.flags)
 
 
-def matching_events(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[m.Event]:
-    """The day's events of the query's type, channel, tags and message, in time order."""
+def window(q: ActivityQuery, tz: ZoneInfo) -> tuple[int, int]:
+    """[start, end) in epoch ms of what the query lists: its business-unit day, up to the virtual now."""
     start, end = local_day(q.day, tz)
     if q.until_ms is not None:
         end = max(start, min(end, q.until_ms))
+    return start, end
+
+
+def matching_events(world: World, q: ActivityQuery, tz: ZoneInfo,
+                    part: tuple[int, int] | None = None) -> Iterator[m.Event]:
+    """The day's events of the query's type, channel, tags and message, in time order (those of `part`
+    of the day's window only, when given: a block of a parallel export)."""
+    start, end = part or window(q, tz)
     want_channel = None
     if q.activity in CHANNEL_TYPES and q.channel != "All":
         want_channel = m.EMAIL if q.channel == "Email" else m.SMS
@@ -119,9 +127,9 @@ _PLAIN_COLUMNS = frozenset({"Date", "ListId", "Channel", "MessageGuid", "Activit
                             "GoalId"})
 
 
-def lines(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[str]:
-    """The rows of `rows` as CSV text: one str.format of a per-query template per row, whose message and
-    person parts are escaped once and cached."""
+def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | None = None) -> Iterator[str]:
+    """The rows of `rows` as CSV text (those of `part` of the window, when given): one str.format of a
+    per-query template per row, whose message and person parts are escaped once and cached."""
     header = q.header()
     slots: dict[str, list[str]] = {"e": [], "r": [], "p": [], "m": []}
     fields = []
@@ -138,7 +146,7 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[str]:
     ctx = _Context(world, tz, world.lists_by_id, {g.id: g for g in world.catalog.goals})
     messages: dict[tuple[int, int], list[str]] = {}
     people: dict[tuple[int, bool], list[str]] = {}
-    for event in matching_events(world, q, tz):
+    for event in matching_events(world, q, tz, part):
         ctx.load(event)
         key = (event.message_id, event.variation)
         msg_part = messages.get(key)

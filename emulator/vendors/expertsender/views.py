@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, request
 
 from ...core import Core
+from ...parallel import csv_blocks, worth_forking
 from ...world import bounce_kind
 from ...world import model as m
-from ...writers import coalesce, csv_stream, gzip_stream, line_stream
-from .activities import ActivityQuery, bounce_reason, lines, local_day
+from ...world.world import hour_windows
+from ...writers import coalesce, csv_stream, gzip_stream
+from .activities import ActivityQuery, bounce_reason, lines, local_day, window
 from .columns import FLAGS, SYSTEM_TAGS, TAG_TYPES
 from .params import BadRequest, check
 from .xml import data_response
@@ -38,14 +40,21 @@ def authorize() -> None:
 
 
 def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None,
-                 body_lines: Iterator[str] | None = None) -> Response:
-    """Streamed CSV (rows as field lists, or as rendered lines) with the configured BOM and line end; gzip
-    when the client accepts it."""
-    settings = core().settings
+                 query: ActivityQuery | None = None) -> Response:
+    """Streamed CSV (rows as field lists, or an Activities query's lines, hour by hour and on several cores
+    for a big day) with the configured BOM and line end; gzip when the client accepts it."""
+    c = core()
+    settings = c.settings
     line_end = "\n" if settings.expertsender_line_end == "lf" else "\r\n"
     bom = settings.expertsender_csv_bom
-    if body_lines is not None:
-        chunks = coalesce(line_stream(header, body_lines, line_end=line_end, bom=bom))
+    if query is not None:
+        world, zone = c.world, tz()
+        start, end = window(query, zone)
+        hours = hour_windows(start, end)
+        processes = settings.render_processes if worth_forking(
+            settings.render_processes, world.export_work(start, end), len(hours)) else 1
+        chunks = coalesce(csv_blocks(header, hours, lambda part: lines(world, query, zone, part), processes,
+                                     line_end=line_end, bom=bom))
     else:
         chunks = coalesce(csv_stream(header, body_rows or iter(()), line_end=line_end, bom=bom))
     response = Response(content_type="text/csv; charset=utf-8")
@@ -75,7 +84,7 @@ def activities(message_id: str | None = None) -> Response:
         extended=values.get("columns", "Standard") == "Extended",
         flags={flag: bool(values.get(flag, False)) for flag in FLAGS}, tags=tags,
         message_id=values.get("id"), until_ms=core().clock.now_ms())
-    return csv_response(query.header(), body_lines=lines(core().world, query, tz()))
+    return csv_response(query.header(), query=query)
 
 
 # --- Companion endpoints ---------------------------------------------------------------------------

@@ -17,11 +17,12 @@ from flask import Blueprint, Response, current_app, g, url_for
 
 from ...core import Core
 from ...exports import EXPIRED, FAILED, PENDING, TOO_LARGE, Job
+from ...parallel import csv_blocks, worth_forking
 from ...world import HOUR_MS
-from ...writers import coalesce, gzip_stream, line_stream
+from ...writers import coalesce, gzip_stream
 from .checks import checked
 from .errors import NetcoreError
-from .query import Query, rows
+from .query import Query, hours, rows
 from .records import CSV_HEADER, csv_lines, local_time
 from .views import v6_query
 
@@ -106,7 +107,12 @@ def file(request_id: str) -> Response:
         raise NetcoreError(404, f"Download request {request_id!r} {reason}",
                            [{"field": "request_id", "message": reason}])
     q = Query.from_dict(job.request["query"])
-    chunks = coalesce(line_stream(CSV_HEADER, csv_lines(c, rows(c, q, job.request["until_ms"]))))
+    until = job.request["until_ms"]
+    blocks = hours(c, q, until)  # hour by hour, on several cores for a big file (emulator.parallel)
+    work = c.world.export_work(q.start_ms, min(q.end_ms, until), job.meta.get("estimated_events", 0))
+    processes = c.settings.render_processes if worth_forking(c.settings.render_processes, work, len(blocks)) else 1
+    chunks = coalesce(csv_blocks(CSV_HEADER, blocks,
+                                 lambda hour: csv_lines(c, rows(c, q, until, only_hours=[hour])), processes))
     name = f"netcore-logs-{job.id}.csv"
     if job.request.get("compression") == "gzip":
         return Response(gzip_stream(chunks, c.settings.gzip_level), content_type="application/gzip",

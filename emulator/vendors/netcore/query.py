@@ -136,8 +136,19 @@ def _hours(core: Core, match: _Matcher, lo: int, hi: int) -> list[int]:
     return sorted(wanted)
 
 
-def rows(core: Core, q: Query, until_ms: int, after: tuple[int, int] | None = None) -> Iterator[Row]:
-    """Matching rows with ts < min(end, until_ms), in the query's order, strictly after `after` (ts, seq).
+def hours(core: Core, q: Query, until_ms: int) -> list[int]:
+    """The hours whose rows `rows` lists, in the query's order: the blocks of a download."""
+    lo, hi = q.start_ms, min(q.end_ms, until_ms)
+    if hi <= lo:
+        return []
+    found = _hours(core, _Matcher(core, q), lo, hi)
+    return found[::-1] if q.sort == "desc" else found
+
+
+def rows(core: Core, q: Query, until_ms: int, after: tuple[int, int] | None = None,
+         only_hours: list[int] | None = None) -> Iterator[Row]:
+    """Matching rows with ts < min(end, until_ms), in the query's order, strictly after `after` (ts, seq)
+    (in `only_hours` of those, when given: a block of a download).
 
     Ordered by (ts, seq), which is unique among non-duplicate events, so a position never repeats or
     skips a row; events only ever appear at the end of time, so asc reading picks up new arrivals too.
@@ -151,8 +162,12 @@ def rows(core: Core, q: Query, until_ms: int, after: tuple[int, int] | None = No
     if hi <= lo:
         return
     world = core.world
-    hours = _hours(core, match, lo, hi)
-    for hour in (reversed(hours) if q.sort == "desc" else hours):
+    if only_hours is not None:
+        order = only_hours
+    else:
+        found = _hours(core, match, lo, hi)
+        order = found[::-1] if q.sort == "desc" else found
+    for hour in order:
         events = world.events(max(lo, hour * HOUR_MS), min(hi, (hour + 1) * HOUR_MS), match.types)
         if q.sort == "desc":
             events = reversed(list(events))  # one shard in memory at most

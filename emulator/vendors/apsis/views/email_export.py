@@ -170,7 +170,8 @@ def download(report_id: str) -> Response:
         raise Problem(
             403, "The download URL has expired: call GET /emails/reports/{report_id} for a fresh one."
         )
-    stream = gzip_csv(Account(c), job.request, c.settings.gzip_level)
+    stream = gzip_csv(Account(c), job.request, c.settings.gzip_level, c.settings.render_processes,
+                      job.meta.get("estimated_rows", 0))
     return Response(
         stream,
         status=200,

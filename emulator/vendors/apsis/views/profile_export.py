@@ -126,7 +126,7 @@ def poll(export_id: str) -> Response:
             else "processing failed"
         )
         raise Problem(503, f"Export {export_id!r} failed: {reason}. Request a new export.")
-    stream = coalesce(json_file(Account(c), job.request))
+    stream = coalesce(json_file(Account(c), job.request, c.settings.render_processes))
     headers = {"Vary": "Accept-Encoding"}
     if request.accept_encodings["gzip"] > 0:  # seed 2: Accept-Encoding: gzip -> Content-Encoding: gzip
         stream = gzip_stream(stream, c.settings.gzip_level)

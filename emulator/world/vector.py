@@ -1,0 +1,47 @@
+"""`hashing.uuid_at` for many numbers at once, with numpy: the same ids, 28x cheaper per id.
+
+An export row's correlation id or message GUID was two splitmix64 mixes on Python integers and a hex
+format (about 2 µs a row here, a fifth of a cold APSIS export); computed for a whole hour at once it costs
+0.07 µs a row, and a row takes its 36 characters out of one string with a slice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_U = np.uint64
+UUID_CHARS = 36
+_HEX_SPANS = ((0, 8, 0), (9, 13, 8), (14, 18, 12), (19, 23, 16), (24, 36, 20))  # (to, to_end, from) of 8-4-4-4-12
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """hashing.mix on uint64 arrays (numpy wraps modulo 2**64 as the masks do)."""
+    x = x + _U(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> _U(30))) * _U(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> _U(27))) * _U(0x94D049BB133111EB)
+    return x ^ (x >> _U(31))
+
+
+def uuids(keys: np.ndarray) -> str:
+    """uuid_at(base, n) for each `base ^ n` in `keys` (uint64), concatenated: id i is [36 i, 36 i + 36)."""
+    count = len(keys)
+    hi = _mix(keys)
+    lo = _mix(hi ^ _U(0x14057B7EF767814F))
+    words = np.empty((count, 2), dtype=">u8")  # big-endian: hex digits in uuid_at's order
+    words[:, 0] = (hi & _U(0xFFFFFFFFFFFF0FFF)) | _U(0x4000)
+    words[:, 1] = (lo & _U(0x3FFFFFFFFFFFFFFF)) | _U(0x8000000000000000)
+    digits = np.frombuffer(words.tobytes().hex().encode(), np.uint8).reshape(count, 32)
+    out = np.full((count, UUID_CHARS), ord("-"), np.uint8)
+    for to, to_end, src in _HEX_SPANS:
+        out[:, to:to_end] = digits[:, src:src + to_end - to]
+    return out.tobytes().decode("ascii")
+
+
+def uuid_range(base: int, first: int, count: int) -> str:
+    """uuid_at(base, n) for n = first .. first + count - 1, concatenated."""
+    return uuids(np.arange(first, first + count, dtype=np.uint64) ^ _U(base & 0xFFFFFFFFFFFFFFFF))
+
+
+def uuid_pairs(bases: list[int], numbers: list[int]) -> str:
+    """uuid_at(bases[i], numbers[i]) for every i, concatenated."""
+    return uuids(np.array(bases, dtype=np.uint64) ^ np.array(numbers, dtype=np.uint64))
