@@ -66,6 +66,14 @@ def worth_forking(processes: int, work: float, blocks: int) -> bool:
     return processes > 1 and blocks > 1 and work >= MIN_WORK
 
 
+def plan(processes: int, work: float, blocks: Sequence[B], whole: B) -> tuple[int, Sequence[B]]:
+    """How to render an export: (processes, its blocks) when it is big enough to fork for, else (1, [whole]):
+    in-process as one block, so that one renderer's caches serve the whole export."""
+    if worth_forking(processes, work, len(blocks)):
+        return processes, blocks
+    return 1, [whole]
+
+
 def csv_blocks(header: Sequence[str] | None, blocks: Sequence[B], lines_of: Callable[[B], Iterable[str]],
                processes: int, *, line_end: str = "\r\n", bom: bool = False) -> Iterator[bytes]:
     """The bytes of line_stream(header, all the blocks' lines), the lines rendered block by block on up to

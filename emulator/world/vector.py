@@ -22,14 +22,17 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _U(31))
 
 
-def uuids(keys: np.ndarray) -> str:
-    """uuid_at(base, n) for each `base ^ n` in `keys` (uint64), concatenated: id i is [36 i, 36 i + 36)."""
+def uuids(keys: np.ndarray, dashes: bool = True) -> str:
+    """uuid_at(base, n) for each `base ^ n` in `keys` (uint64), concatenated: id i is [36 i, 36 i + 36)
+    (without dashes: the 32 hex digits, [32 i, 32 i + 32))."""
     count = len(keys)
     hi = _mix(keys)
     lo = _mix(hi ^ _U(0x14057B7EF767814F))
     words = np.empty((count, 2), dtype=">u8")  # big-endian: hex digits in uuid_at's order
     words[:, 0] = (hi & _U(0xFFFFFFFFFFFF0FFF)) | _U(0x4000)
     words[:, 1] = (lo & _U(0x3FFFFFFFFFFFFFFF)) | _U(0x8000000000000000)
+    if not dashes:
+        return words.tobytes().hex()
     digits = np.frombuffer(words.tobytes().hex().encode(), np.uint8).reshape(count, 32)
     out = np.full((count, UUID_CHARS), ord("-"), np.uint8)
     for to, to_end, src in _HEX_SPANS:
@@ -42,6 +45,6 @@ def uuid_range(base: int, first: int, count: int) -> str:
     return uuids(np.arange(first, first + count, dtype=np.uint64) ^ _U(base & 0xFFFFFFFFFFFFFFFF))
 
 
-def uuid_pairs(bases: list[int], numbers: list[int]) -> str:
-    """uuid_at(bases[i], numbers[i]) for every i, concatenated."""
-    return uuids(np.array(bases, dtype=np.uint64) ^ np.array(numbers, dtype=np.uint64))
+def uuid_pairs(bases: list[int], numbers: list[int], dashes: bool = True) -> str:
+    """uuid_at(bases[i], numbers[i]) for every i, concatenated (see `uuids`)."""
+    return uuids(np.array(bases, dtype=np.uint64) ^ np.array(numbers, dtype=np.uint64), dashes)

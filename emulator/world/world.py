@@ -30,7 +30,7 @@ from . import model as m
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
 from .hashing import MASK, alnum, h, mix, uuid_at
 from .model import Event, Link, Message, Recipient, Variation, Wave
-from .vector import uuid_range
+from .vector import uuid_pairs, uuid_range
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -293,6 +293,11 @@ class World:
     def message_guid(self, message_id: int, recipient: int) -> str:
         """The GUID of one sent message (one message to one recipient)."""
         return uuid_at(self._message_base(message_id), recipient)
+
+    def message_guids_hex(self, sent: list[tuple[int, int]]) -> str:
+        """message_guid of many (message id, recipient) pairs at once (vector.py), without dashes: pair k is
+        [32 k, 32 k + 32)."""
+        return uuid_pairs([self._message_base(mid) for mid, _ in sent], [r for _, r in sent], dashes=False)
 
     def location(self, event: Event) -> str:
         """ISO 3166-1 alpha-2 country of an open or click: the recipient's country."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ...parallel import csv_blocks, worth_forking
+from ...parallel import csv_blocks, plan
 from ...world import model as m
 from ...world.vector import UUID_CHARS
 from ...world.world import HOUR_MS, hour_windows
@@ -165,9 +165,8 @@ def gzip_csv(acc: Account, request: dict[str, Any], level: int, processes: int =
     """The file: the header, then the rows hour by hour, rendered on `processes` cores when the export is
     large enough to pay for it (emulator.parallel), gzip-compressed beside them."""
     start, until = request["start_ms"], request["until_ms"]
-    windows = hour_windows(start, until)
-    if not worth_forking(processes, acc.world.export_work(start, until, estimated_rows), len(windows)):
-        processes = 1
+    processes, windows = plan(processes, acc.world.export_work(start, until, estimated_rows),
+                              hour_windows(start, until), (start, until))
     body = csv_blocks(header(request), windows,
                       lambda window: lines(acc, dict(request, start_ms=window[0], until_ms=window[1])), processes)
     return gzip_stream(coalesce(body), level)

@@ -146,20 +146,28 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | 
     ctx = _Context(world, tz, world.lists_by_id, {g.id: g for g in world.catalog.goals})
     messages: dict[tuple[int, int], list[str]] = {}
     people: dict[tuple[int, bool], list[str]] = {}
+    # The standard columns of most types need nothing of an event but its date once its message and person
+    # parts are cached: the context is loaded on a cache miss only (Sends, scale 12: 0.75 -> 0.55 s).
+    date_only = not event_getters and slots["r"] == ["Date"]
+    date = ctx._local
     for event in matching_events(world, q, tz, part):
-        ctx.load(event)
         key = (event.message_id, event.variation)
         msg_part = messages.get(key)
-        if msg_part is None:
-            msg_part = messages[key] = [csv_field(get(ctx)) for get in message_getters]
-        who = (event.recipient, ctx.sms)
+        who = (event.recipient, event.channel == m.SMS)
         person = people.get(who)
-        if person is None:
-            if len(people) >= 100_000:  # bounded: a day of a big world holds more recipients
-                people.clear()
-            person = people[who] = [csv_field(get(ctx)) for get in person_getters]
-        yield template([csv_field(get(ctx)) for get in event_getters], [get(ctx) for get in plain_getters],
-                       person, msg_part)
+        if msg_part is None or person is None or not date_only:
+            ctx.load(event)
+            if msg_part is None:
+                msg_part = messages[key] = [csv_field(get(ctx)) for get in message_getters]
+            if person is None:
+                if len(people) >= 100_000:  # bounded: a day of a big world holds more recipients
+                    people.clear()
+                person = people[who] = [csv_field(get(ctx)) for get in person_getters]
+        if date_only:
+            yield template((), (date(event.ts),), person, msg_part)
+        else:
+            yield template([csv_field(get(ctx)) for get in event_getters], [get(ctx) for get in plain_getters],
+                           person, msg_part)
 
 
 class _Context:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, request
 
 from ...core import Core
-from ...parallel import csv_blocks, worth_forking
+from ...parallel import csv_blocks, plan
 from ...world import bounce_kind
 from ...world import model as m
 from ...world.world import hour_windows
@@ -50,10 +50,9 @@ def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None
     if query is not None:
         world, zone = c.world, tz()
         start, end = window(query, zone)
-        hours = hour_windows(start, end)
-        processes = settings.render_processes if worth_forking(
-            settings.render_processes, world.export_work(start, end), len(hours)) else 1
-        chunks = coalesce(csv_blocks(header, hours, lambda part: lines(world, query, zone, part), processes,
+        processes, parts = plan(settings.render_processes, world.export_work(start, end),
+                                hour_windows(start, end), (start, end))
+        chunks = coalesce(csv_blocks(header, parts, lambda part: lines(world, query, zone, part), processes,
                                      line_end=line_end, bom=bom))
     else:
         chunks = coalesce(csv_stream(header, body_rows or iter(()), line_end=line_end, bom=bom))

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, url_for
 
 from ...core import Core
 from ...exports import EXPIRED, FAILED, PENDING, TOO_LARGE, Job
-from ...parallel import csv_blocks, worth_forking
+from ...parallel import csv_blocks, plan
 from ...world import HOUR_MS
 from ...writers import coalesce, gzip_stream
 from .checks import checked
@@ -108,11 +108,11 @@ def file(request_id: str) -> Response:
                            [{"field": "request_id", "message": reason}])
     q = Query.from_dict(job.request["query"])
     until = job.request["until_ms"]
-    blocks = hours(c, q, until)  # hour by hour, on several cores for a big file (emulator.parallel)
+    # Hour by hour on several cores for a big file (emulator.parallel); else all hours (None) in one go.
     work = c.world.export_work(q.start_ms, min(q.end_ms, until), job.meta.get("estimated_events", 0))
-    processes = c.settings.render_processes if worth_forking(c.settings.render_processes, work, len(blocks)) else 1
-    chunks = coalesce(csv_blocks(CSV_HEADER, blocks,
-                                 lambda hour: csv_lines(c, rows(c, q, until, only_hours=[hour])), processes))
+    processes, blocks = plan(c.settings.render_processes, work, hours(c, q, until), None)
+    chunks = coalesce(csv_blocks(CSV_HEADER, blocks, lambda hour: csv_lines(
+        c, rows(c, q, until, only_hours=None if hour is None else [hour])), processes))
     name = f"netcore-logs-{job.id}.csv"
     if job.request.get("compression") == "gzip":
         return Response(gzip_stream(chunks, c.settings.gzip_level), content_type="application/gzip",

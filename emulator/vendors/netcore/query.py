@@ -56,7 +56,11 @@ _new_row = tuple.__new__
 
 def trid(event: Event) -> int:
     """Netcore transaction id (TRANSID, int64): one per message and recipient (emulator derivation)."""
-    return event.message_id * 10_000_000 + event.recipient
+    return trid_of(event.message_id, event.recipient)
+
+
+def trid_of(message_id: int, recipient: int) -> int:
+    return message_id * 10_000_000 + recipient
 
 
 def message_id(core: Core, event: Event) -> str:
