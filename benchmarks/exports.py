@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from emulator import parallel
 from emulator.app import create_app, tune_gc
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
 
@@ -32,6 +33,7 @@ class Result:
     raw_bytes: int
     sent_bytes: int
     zlib6_seconds: float
+    processes: int  # 1: rendered in-process; n: by n forked processes (emulator.parallel)
 
     @property
     def rows_per_s(self) -> float:
@@ -60,6 +62,7 @@ def _path(url: str) -> str:
 
 
 def _timed_download(client, url: str, headers: dict | None = None) -> tuple[float, bytes]:
+    """The download as a client gets it; the counting of forked processes relies on one download per case."""
     t0 = time.perf_counter()
     response = client.get(url, headers=headers or {}, buffered=False)
     body = b"".join(response.response)
@@ -173,10 +176,12 @@ def run(full: bool = False) -> list[Result]:
         for world_state in ("cold", "warm"):
             if world_state == "cold":
                 _world_cold()
+            forked = parallel.stats()["render_processes_started"]
             seconds, sent, raw = fn()
+            forked = parallel.stats()["render_processes_started"] - forked
             t0 = time.perf_counter()
             zlib.compress(raw, 6)
             zlib_seconds = time.perf_counter() - t0
             results.append(Result(case, size, world_state, _rows(raw, how), seconds, len(raw), len(sent),
-                                  zlib_seconds))
+                                  zlib_seconds, max(1, forked)))
     return results

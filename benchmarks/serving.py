@@ -7,8 +7,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+import zlib
 from datetime import UTC, datetime, timedelta
 
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET
@@ -62,6 +64,46 @@ def startup(runs: int = 3) -> dict[str, float]:
     return {"to_healthy_s": best_health, "first_world_request_s": best_first}
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _private_mb(pid: int) -> float:
+    """Pages only this process holds (USS): what a forked rendering process adds to its worker's memory."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
+    except OSError:
+        return 0.0
+    return total / 1024
+
+
+class _ChildrenSampler(threading.Thread):
+    """The largest sum of the rendering processes' private memory seen while an export streams."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_mb, self.seen = pid, 0.0, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            children = _children(self.pid)
+            self.seen = max(self.seen, len(children))
+            self.peak_mb = max(self.peak_mb, sum(_private_mb(child) for child in children))
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
 def _peak_rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as handle:
         for line in handle:
@@ -100,13 +142,18 @@ def memory(windows_days: tuple[float, ...] = (0.3, 1.6)) -> list[dict]:
             if "file_download_url" not in status:
                 raise RuntimeError(f"export of {days} days not ready: {status} {job}")
             n = 0
-            with urllib.request.urlopen(status["file_download_url"], timeout=600) as resp:
-                import zlib
-
-                inflate = zlib.decompressobj(31)
-                while chunk := resp.read(1 << 16):
-                    n += inflate.decompress(chunk).count(b"\n")
-            rows.append({"window_days": days, "rows": n - 1, "peak_rss_mb": _peak_rss_mb(pid)})
+            sampler = _ChildrenSampler(pid)
+            sampler.start()
+            try:
+                with urllib.request.urlopen(status["file_download_url"], timeout=600) as resp:
+                    inflate = zlib.decompressobj(31)
+                    while chunk := resp.read(1 << 16):
+                        n += inflate.decompress(chunk).count(b"\n")
+            finally:
+                sampler.stop()
+            worker = _peak_rss_mb(pid)
+            rows.append({"window_days": days, "rows": n - 1, "peak_rss_mb": worker, "render_processes": sampler.seen,
+                         "render_private_mb": sampler.peak_mb, "total_mb": worker + sampler.peak_mb})
     finally:
         proc.terminate()
         proc.wait()

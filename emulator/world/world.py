@@ -26,6 +26,7 @@ from functools import lru_cache
 from itertools import pairwise
 from operator import itemgetter
 
+from .. import parallel
 from . import model as m
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
 from .hashing import MASK, alnum, h, mix, uuid_at
@@ -356,6 +357,8 @@ class World:
 
 
 SHARD_CACHE_EVENTS = 100_000  # about three days at scale 1; ~25 MB
+CHILD_RECIPIENTS = 4096  # recipients a rendering process keeps built (emulator.parallel)
+KEEP_SHARDS = 2  # whatever the budget: the hour at hand and its typed view (correlation_ids reads the shard)
 EVENTS_PER_HOUR = 1_400  # all types at scale 1, averaged over days (a day of seed 42: 34k)
 
 
@@ -368,9 +371,11 @@ def hour_windows(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
 class _EventBudgetCache:
     """An LRU of shards (tuples of events) whose total length stays within a budget of events."""
 
-    def __init__(self, budget: int):
+    def __init__(self, budget: int, inherited: _EventBudgetCache | None = None):
         self.budget = budget
         self._items: OrderedDict[tuple, tuple[Event, ...]] = OrderedDict()
+        # A forked process's view of its parent's cache: read, never changed (see _one_pass).
+        self._inherited = inherited._items if inherited is not None else {}
         self._events = 0
         self._lock = threading.Lock()
         _CACHES.add(self)
@@ -389,12 +394,15 @@ class _EventBudgetCache:
                 if found is not None:
                     self._items.move_to_end(full)
                     return found
+                found = self._inherited.get(full)
+                if found is not None:
+                    return found
             value = build(*key)
             with self._lock:
                 if full not in self._items:
                     self._items[full] = value
                     self._events += len(value)
-                while self._events > self.budget and len(self._items) > 1:
+                while self._events > self.budget and len(self._items) > KEEP_SHARDS:
                     _, old = self._items.popitem(last=False)
                     self._events -= len(old)
             return value
@@ -404,7 +412,7 @@ class _EventBudgetCache:
 
     def holds(self, *key) -> bool:
         with self._lock:
-            return key in self._items
+            return key in self._items or key in self._inherited
 
     def clear(self) -> None:
         with self._lock:
@@ -414,6 +422,21 @@ class _EventBudgetCache:
 
 _CACHES: weakref.WeakSet[_EventBudgetCache] = weakref.WeakSet()
 os.register_at_fork(after_in_child=lambda: [cache._after_fork() for cache in list(_CACHES)])
+
+
+@parallel.in_children
+def _one_pass() -> None:
+    """A rendering process (emulator.parallel) renders each hour once, and its renderer caches what it writes
+    of each person: each world gets a shard cache of the hour at hand only (reading the worker's shards as
+    they are) and a small recipient cache. The worker's caches stay referenced, untouched: freeing them here
+    would write to every page they hold and copy it (APSIS 5.4M rows at scale 4: two processes' private
+    memory ... MB instead of ...)."""
+    for world in _WORLDS.values():
+        world._inherited_caches = (world.recipient, world.shard, world.shard_of, world._cache)
+        world._cache = _EventBudgetCache(0, inherited=world._cache)
+        world.shard_of = world._cache.memo(world._shard_of)
+        world.shard = world._cache.memo(world._shard)
+        world.recipient = lru_cache(maxsize=CHILD_RECIPIENTS)(world._recipient)
 
 
 def _ts(event: Event) -> int:
