@@ -144,16 +144,19 @@ def memory(windows_days: tuple[float, ...] = (0.3, 1.6)) -> list[dict]:
             n = 0
             sampler = _ChildrenSampler(pid)
             sampler.start()
+            t0 = time.perf_counter()
             try:
                 with urllib.request.urlopen(status["file_download_url"], timeout=600) as resp:
                     inflate = zlib.decompressobj(31)
                     while chunk := resp.read(1 << 16):
                         n += inflate.decompress(chunk).count(b"\n")
             finally:
+                seconds = time.perf_counter() - t0
                 sampler.stop()
             worker = _peak_rss_mb(pid)
             rows.append({"window_days": days, "rows": n - 1, "peak_rss_mb": worker, "render_processes": sampler.seen,
-                         "render_private_mb": sampler.peak_mb, "total_mb": worker + sampler.peak_mb})
+                         "render_private_mb": sampler.peak_mb, "total_mb": worker + sampler.peak_mb,
+                         "seconds": seconds})
     finally:
         proc.terminate()
         proc.wait()

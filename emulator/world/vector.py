@@ -22,9 +22,18 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _U(31))
 
 
+CHUNK = 4096  # keys per numpy pass: its temporaries (about 300 bytes a key) stay small
+
+
 def uuids(keys: np.ndarray, dashes: bool = True) -> str:
     """uuid_at(base, n) for each `base ^ n` in `keys` (uint64), concatenated: id i is [36 i, 36 i + 36)
     (without dashes: the 32 hex digits, [32 i, 32 i + 32))."""
+    if len(keys) <= CHUNK:
+        return _uuids(keys, dashes)
+    return "".join(_uuids(keys[at:at + CHUNK], dashes) for at in range(0, len(keys), CHUNK))
+
+
+def _uuids(keys: np.ndarray, dashes: bool) -> str:
     count = len(keys)
     hi = _mix(keys)
     lo = _mix(hi ^ _U(0x14057B7EF767814F))

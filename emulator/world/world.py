@@ -357,7 +357,6 @@ class World:
 
 
 SHARD_CACHE_EVENTS = 100_000  # about three days at scale 1; ~25 MB
-CHILD_RECIPIENTS = 4096  # recipients a rendering process keeps built (emulator.parallel)
 KEEP_SHARDS = 2  # whatever the budget: the hour at hand and its typed view (correlation_ids reads the shard)
 EVENTS_PER_HOUR = 1_400  # all types at scale 1, averaged over days (a day of seed 42: 34k)
 
@@ -426,17 +425,14 @@ os.register_at_fork(after_in_child=lambda: [cache._after_fork() for cache in lis
 
 @parallel.in_children
 def _one_pass() -> None:
-    """A rendering process (emulator.parallel) renders each hour once, and its renderer caches what it writes
-    of each person: each world gets a shard cache of the hour at hand only (reading the worker's shards as
-    they are) and a small recipient cache. The worker's caches stay referenced, untouched: freeing them here
-    would write to every page they hold and copy it (APSIS 5.4M rows at scale 4: two processes' private
-    memory ... MB instead of ...)."""
+    """A rendering process (emulator.parallel) renders each hour once: each world gets a shard cache of the
+    hour at hand only, reading the worker's shards as they are. The worker's cache stays referenced and
+    untouched: freeing its shards here would write to every page they hold, and copy it."""
     for world in _WORLDS.values():
-        world._inherited_caches = (world.recipient, world.shard, world.shard_of, world._cache)
+        world._inherited_caches = (world.shard, world.shard_of, world._cache)
         world._cache = _EventBudgetCache(0, inherited=world._cache)
         world.shard_of = world._cache.memo(world._shard_of)
         world.shard = world._cache.memo(world._shard)
-        world.recipient = lru_cache(maxsize=CHILD_RECIPIENTS)(world._recipient)
 
 
 def _ts(event: Event) -> int:

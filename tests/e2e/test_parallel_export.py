@@ -57,7 +57,7 @@ def test_big_download_is_rendered_by_two_processes_and_is_byte_identical(tmp_pat
             body = resp.read()
         health = get_json(base + "/_emulator/health")
         assert health["export_processes"] == 2
-        assert health["render_processes_started"] == 2, "the download was rendered in the worker itself"
+        assert health["render_processes_started"] >= 2, "the download was rendered in the worker itself"
         assert health["render_process_peak_rss_mb"] > 0
         assert _children(health["worker_pid"]) == [], "a rendering process outlived its export"
     assert body.count(b"\n") > 20_000

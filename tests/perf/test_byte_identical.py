@@ -197,4 +197,4 @@ def test_output_is_byte_identical_to_the_recorded_digest(client, case):
     forks_before = len(client.forks)
     assert _digest(fn(client, *args)) == EXPECTED[case]
     if client.forked and fn not in (netcore_v51, netcore_v6, netcore_stats):  # exports, not pages
-        assert len(client.forks) == forks_before + 2, "the export was not rendered by two processes"
+        assert len(client.forks) >= forks_before + 2, "the export was not rendered by two processes"

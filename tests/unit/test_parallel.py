@@ -99,3 +99,24 @@ def test_only_big_exports_are_worth_a_fork():
     assert not worth_forking(2, parallel.MIN_WORK - 1, 24)  # a day at scale 1: in-process, its shards cached
     assert not worth_forking(1, 10**9, 24)  # EMULATOR_EXPORT_PROCESSES=1
     assert not worth_forking(4, 10**9, 1)  # one block: nothing to share
+
+
+def test_children_retire_and_fresh_ones_take_over_without_changing_a_byte(forks, monkeypatch):
+    monkeypatch.setattr(parallel, "RETIRE_PRIVATE_MB", -1)  # every child leaves after one block
+    monkeypatch.setattr(parallel, "CHECK_SECONDS", 0)
+    blocks = [(n, (n * 7919) % 300_000) for n in range(40)]
+    expected = b"".join(b"".join(_render(block)) for block in blocks)
+    assert b"".join(render_blocks(blocks, _render, 2)) == expected
+    assert len(forks) >= 30
+    assert all(_reaped(pid) for pid in forks)
+
+
+def test_a_process_that_dies_without_a_word_fails_the_export_instead_of_hanging(forks):
+    def render(block):
+        if block[0] == 4:
+            os._exit(9)  # killed, say by the kernel's OOM killer
+        return _render(block)
+
+    with pytest.raises(ExportProcessError, match="died"):
+        b"".join(render_blocks(BLOCKS, render, 2))
+    assert all(_reaped(pid) for pid in forks)
