@@ -33,7 +33,7 @@ class Result:
     raw_bytes: int
     sent_bytes: int
     zlib6_seconds: float
-    processes: int  # 1: rendered in-process; n: by n forked processes (emulator.parallel)
+    processes: int  # 1: rendered in-process; n: by n forked processes at a time (emulator.parallel)
 
     @property
     def rows_per_s(self) -> float:
@@ -183,5 +183,5 @@ def run(full: bool = False) -> list[Result]:
             zlib.compress(raw, 6)
             zlib_seconds = time.perf_counter() - t0
             results.append(Result(case, size, world_state, _rows(raw, how), seconds, len(raw), len(sent),
-                                  zlib_seconds, max(1, forked)))
+                                  zlib_seconds, Settings().render_processes if forked else 1))
     return results

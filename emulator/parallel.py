@@ -50,12 +50,12 @@ OUTBOX_BYTES = 4 << 20  # rendered bytes a child may hold beyond its pipe: its m
 AHEAD = 64
 # Private memory (MB: pages not shared with its parent) past which a child leaves after its block and a
 # fresh one takes its place. A child's memory grows with what it has done, though not with the export: its
-# caches (recipients), the heap pages its busiest hours left behind, and each page of its parent's it wrote
-# to (a reference count) and so copied. APSIS at scale 4 (memory benchmark), both children's private memory
-# at 5.4M rows: 86 MB if they never leave, 90 with 32 here, 74 with 20 (total growth over a 20k-row export
-# 44 MB) for 12% less speed at that scale; at scale 1 no child reaches it. smaps_rollup costs 1-2 ms a read:
-# read every 50 ms at most.
-RETIRE_PRIVATE_MB = 20
+# caches, the heap pages its busiest hours left behind, and each page of its parent's it wrote to (a
+# reference count) and so copied. APSIS at scale 4 (memory benchmark), both children's private memory at
+# 5.4M rows: 86 MB if they never leave, 90 with 32 here, 74 with 20 (total growth over a 20k-row export
+# 44 MB) for 12% less speed at that scale. A world's hours grow with its scale, and so does this: a child's
+# setup sets it (set_child_memory). smaps_rollup costs 1-2 ms a read: read every 50 ms at most.
+RETIRE_PRIVATE_MB = 20.0
 CHECK_SECONDS = 0.05
 # Below this much work (World.export_work: estimated rows plus events still to generate) an export renders
 # in-process: forking costs a few milliseconds, the children's caches die with them, and a day at scale 1
@@ -66,6 +66,22 @@ MIN_WORK = 50_000
 _forked = 0  # rendering processes this process has started
 _CHILD_SETUP: list[Callable[[], None]] = []
 
+
+
+_BEFORE_FORKING: list[Callable[[], None]] = []
+
+
+def before_forking(prepare: Callable[[], None]) -> Callable[[], None]:
+    """Register `prepare` to run here before the rendering processes of an export are forked (a module
+    building what every one of them would otherwise build again)."""
+    _BEFORE_FORKING.append(prepare)
+    return prepare
+
+
+def set_child_memory(mb: float) -> None:
+    """In a rendering process: the private memory past which it leaves after its block."""
+    global RETIRE_PRIVATE_MB
+    RETIRE_PRIVATE_MB = mb
 
 
 def in_children(setup: Callable[[], None]) -> Callable[[], None]:
@@ -130,6 +146,8 @@ def render_blocks(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], p
 
     done = False
     try:
+        for prepare in _BEFORE_FORKING:
+            prepare()
         for _ in range(processes):
             spawn()
         issued = min(len(blocks), AHEAD + 1)
