@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from emulator import parallel
 from emulator.app import create_app, tune_gc
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
+from emulator.world import vector
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -52,6 +53,7 @@ def _app(scale: float):
     core = app.config["EMULATOR_CORE"]
     core.clock.set(NOW)
     _ = core.world  # the seed's catalogue (Faker pools): built by the first request of a seed, not by the export
+    vector._numpy()  # imported by a worker's first export, once per process like any module
     tune_gc()  # as `serve` does before its workers start
     return app, core
 

@@ -31,6 +31,7 @@ import struct
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
@@ -65,9 +66,6 @@ MIN_WORK = 50_000
 
 _forked = 0  # rendering processes this process has started
 _CHILD_SETUP: list[Callable[[], None]] = []
-
-
-
 _BEFORE_FORKING: list[Callable[[], None]] = []
 
 
@@ -136,7 +134,11 @@ def render_blocks(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], p
     def spawn() -> None:
         global _forked
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of forking beside other threads (gzip's helper, gthread workers): the child
+            # runs only the renderer, whose one lock is renewed after a fork (world._EventBudgetCache).
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:  # the child: never returns
             _child(blocks, render, task_read, write_fd, [task_write, read_fd, *children])
         _forked += 1

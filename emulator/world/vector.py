@@ -7,15 +7,28 @@ format (about 2 µs a row here, a fifth of a cold APSIS export); computed for a 
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-_U = np.uint64
+from .. import parallel
+
+if TYPE_CHECKING:
+    import numpy as np
+
 UUID_CHARS = 36
 _HEX_SPANS = ((0, 8, 0), (9, 13, 8), (14, 18, 12), (19, 23, 16), (24, 36, 20))  # (to, to_end, from) of 8-4-4-4-12
 
 
+@parallel.before_forking  # imported once by the worker, not again by every rendering process
+def _numpy():
+    """numpy, imported on first use: a tenth of a second that start-up (target: under 1 s) need not pay."""
+    import numpy
+
+    return numpy
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """hashing.mix on uint64 arrays (numpy wraps modulo 2**64 as the masks do)."""
+    _U = _numpy().uint64
     x = x + _U(0x9E3779B97F4A7C15)
     x = (x ^ (x >> _U(30))) * _U(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> _U(27))) * _U(0x94D049BB133111EB)
@@ -34,6 +47,8 @@ def uuids(keys: np.ndarray, dashes: bool = True) -> str:
 
 
 def _uuids(keys: np.ndarray, dashes: bool) -> str:
+    np = _numpy()
+    _U = np.uint64
     count = len(keys)
     hi = _mix(keys)
     lo = _mix(hi ^ _U(0x14057B7EF767814F))
@@ -51,9 +66,11 @@ def _uuids(keys: np.ndarray, dashes: bool) -> str:
 
 def uuid_range(base: int, first: int, count: int) -> str:
     """uuid_at(base, n) for n = first .. first + count - 1, concatenated."""
-    return uuids(np.arange(first, first + count, dtype=np.uint64) ^ _U(base & 0xFFFFFFFFFFFFFFFF))
+    np = _numpy()
+    return uuids(np.arange(first, first + count, dtype=np.uint64) ^ np.uint64(base & 0xFFFFFFFFFFFFFFFF))
 
 
 def uuid_pairs(bases: list[int], numbers: list[int], dashes: bool = True) -> str:
     """uuid_at(bases[i], numbers[i]) for every i, concatenated (see `uuids`)."""
+    np = _numpy()
     return uuids(np.array(bases, dtype=np.uint64) ^ np.array(numbers, dtype=np.uint64), dashes)
