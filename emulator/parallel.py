@@ -140,7 +140,7 @@ def render_blocks(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], p
             warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
             pid = os.fork()
         if pid == 0:  # the child: never returns
-            _child(blocks, render, task_read, write_fd, [task_write, read_fd, *children])
+            _child(blocks, render, task_read, write_fd)
         _forked += 1
         os.close(write_fd)
         _grow_pipe(read_fd)
@@ -192,13 +192,14 @@ def render_blocks(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], p
             _reap(pid)
 
 
-def _child(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], task_fd: int, write_fd: int,
-           foreign: list[int]) -> None:
+def _child(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], task_fd: int, write_fd: int) -> None:
     code = 0
     outbox = None
     try:
-        for fd in foreign:  # the parent's ends: the pipes must see their end when the parent closes them
-            os.close(fd)
+        # Every inherited descriptor but its two pipes: a pipe's other end must see its end when its owner
+        # closes it (another export's, forked beside this one by another thread of a gthread worker, too:
+        # two downloads at once hung on each other's pipes), and so must other clients' sockets.
+        _close_fds_but(task_fd, write_fd)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         gc.freeze()  # what was inherited is never collected here: no pass copies it page by page
@@ -272,6 +273,14 @@ class _Outbox:
             with self.cond:
                 self.held -= len(frame)
                 self.cond.notify_all()
+
+
+def _close_fds_but(*keep: int) -> None:
+    start = 3  # standard input, output and error stay
+    for fd in sorted(keep):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
 
 
 def _private_mb() -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -62,3 +63,28 @@ def test_big_download_is_rendered_by_two_processes_and_is_byte_identical(tmp_pat
         assert _children(health["worker_pid"]) == [], "a rendering process outlived its export"
     assert body.count(b"\n") > 20_000
     assert hashlib.sha256(body).digest() == hashlib.sha256(_in_process_body(tmp_path)).digest()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process table from /proc")
+def test_threaded_worker_forks_for_two_downloads_at_once(tmp_path):
+    """gthread workers: two big downloads stream at the same time from one worker, each forking its own
+    processes beside the other's threads; both arrive whole and identical."""
+    with running_server(tmp_path / "s", "--workers", "1", "--threads", "4",
+                        env={"EMULATOR_EXPORT_PROCESSES": "2"}) as base:
+        get_json(base + "/_emulator/clock", method="POST", body={"set": NOW})
+        jobs = [get_json(base + "/netcore/v6/logs/download", method="POST", headers=AUTH, body=WINDOW)["data"]
+                for _ in range(2)]
+        get_json(base + "/_emulator/clock", method="POST", body={"advance": 3600})
+        urls = [get_json(job["status_url"], headers=AUTH)["data"]["download_url"] for job in jobs]
+
+        def fetch(url: str) -> bytes:
+            with urllib.request.urlopen(url, timeout=120) as resp:
+                return resp.read()
+
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.map(fetch, urls)
+        health = get_json(base + "/_emulator/health")
+        assert health["render_processes_started"] >= 4
+        assert _children(health["worker_pid"]) == []
+    assert first == second
+    assert hashlib.sha256(first).digest() == hashlib.sha256(_in_process_body(tmp_path)).digest()
