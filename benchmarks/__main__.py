@@ -30,7 +30,9 @@ EXPORT_NOTE = (
     "Start-up) whose recipients and hour shards are generated while the file streams; `warm`: the same "
     "request again with the shards cached (beyond the shard cache, about three days at scale 1, that is "
     "cold again). zlib-6 ratio: seconds Python's zlib needs at level 6 for the same uncompressed "
-    "bytes, over the seconds the export took (>= 0.5: at most twice zlib's time).\n\n")
+    "bytes, over the seconds the export took (>= 0.5: at most twice zlib's time). Each figure is the fastest "
+    "of three runs (one for the million-row cases), and zlib's the fastest of as many. `processes`: 1 when "
+    "the export was rendered in the worker, else the forked processes rendering it at a time.\n\n")
 MEMORY_NOTE = (
     "One server (one worker) streams APSIS exports of growing windows in turn. An export big enough is "
     "rendered by forked processes (EMULATOR_EXPORT_PROCESSES), which share the worker's pages until they write "
@@ -57,6 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     sections = []
 
+    calibration = exports.calibration()
     results = exports.run(args.full)
     sections.append(("Export streaming (in-process, download only)", EXPORT_NOTE + table(
         ["export", "rows", "world", "processes", "seconds", "rows/s", "raw MB/s", "sent MB/s", "zlib-6 ratio",
@@ -90,13 +93,15 @@ def main() -> None:
           f"{m['render_private_mb']:.1f}", f"{m['total_mb']:.1f}", f"{m['total_mb'] - base:.1f}", "growth < 50 MB",
           "yes" if m["total_mb"] - base < 50 else "no"] for m in mem])))
 
+    calibration = min(calibration, exports.calibration())
     shards = world.run()
     sections.append(("World generation", table(["what", "seconds", "events", "events/s", "µs per event"], [
         [s["what"], f"{s['seconds']:.3f}", f"{s['events']:,}", f"{s['events_per_s']:,.0f}",
          f"{1e6 / s['events_per_s']:.2f}" if s["events_per_s"] else "-"] for s in shards])))
 
     header = (f"# Benchmark results\n\nMachine: {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} cores, Python {platform.python_version()}. "
+              f"{os.cpu_count()} cores, Python {platform.python_version()}; speed now: {calibration:.2f} s for "
+              f"a 10M-iteration Python loop (before and after, the better; compare it across results files). "
               f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Command: `python -m benchmarks"
               f"{' --full' if args.full else ''}`.\n")
     text = header + "".join(f"\n## {title}\n\n{body}\n" for title, body in sections)
