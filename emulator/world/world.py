@@ -95,9 +95,7 @@ class World:
         # Recent shards and their per-type views share one cache bounded by events, not by shards: the
         # busiest hours of a big world are many times the size of a night's (5M-row export at scale 4:
         # a cache of 18 shards grew the worker by 70 MB, this one by under 50).
-        self._cache = _EventBudgetCache(SHARD_CACHE_EVENTS)
-        self.shard_of = self._cache.memo(self._shard_of)
-        self.shard = self._cache.memo(self._shard)
+        self._use_shard_cache(_EventBudgetCache(SHARD_CACHE_EVENTS))
         self._hour_base = lru_cache(maxsize=4096)(lambda hour: h(seed, 60, hour))
         self._message_base = lru_cache(maxsize=4096)(lambda message_id: h(seed, 61, message_id))
         # h(seed, k, id, r) == mix(h(seed, k, id) ^ r): per-message and per-segment prefixes are cached,
@@ -317,6 +315,12 @@ class World:
             hi = len(shard) if end_ms >= (hour + 1) * HOUR_MS else bisect.bisect_left(shard, end_ms, key=_ts)
             yield from shard[lo:hi] if lo or hi < len(shard) else shard
 
+    def _use_shard_cache(self, cache: _EventBudgetCache) -> None:
+        """Shards and their per-type views through `cache`."""
+        self._cache = cache
+        self.shard_of = cache.memo(self._shard_of)
+        self.shard = cache.memo(self._shard)
+
     def export_work(self, start_ms: int, end_ms: int, rows: float = 0) -> float:
         """Roughly how many events an export of [start_ms, end_ms) touches: its estimated rows, plus the
         events of the hours not generated yet (what decides whether it is rendered on several cores)."""
@@ -447,9 +451,7 @@ def _one_pass() -> None:
     parallel.set_child_memory(parallel.RETIRE_PRIVATE_MB * max(1.0, scale / 4))  # its busiest hour grows so
     for world in _WORLDS.values():
         world._inherited_caches = (world.shard, world.shard_of, world._cache)
-        world._cache = _EventBudgetCache(0, inherited=world._cache)
-        world.shard_of = world._cache.memo(world._shard_of)
-        world.shard = world._cache.memo(world._shard)
+        world._use_shard_cache(_EventBudgetCache(0, inherited=world._cache))
 
 
 def _ts(event: Event) -> int:

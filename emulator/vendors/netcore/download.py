@@ -108,11 +108,12 @@ def file(request_id: str) -> Response:
                            [{"field": "request_id", "message": reason}])
     q = Query.from_dict(job.request["query"])
     until = job.request["until_ms"]
-    # Hour by hour on several cores for a big file (emulator.parallel); else all hours (None) in one go.
+    # Hour by hour on several cores for a big file (emulator.parallel); else all its hours in one go.
     work = c.world.export_work(q.start_ms, min(q.end_ms, until), job.meta.get("estimated_events", 0))
-    processes, blocks = plan(c.settings.render_processes, work, hours(c, q, until), None)
-    chunks = coalesce(csv_blocks(CSV_HEADER, blocks, lambda hour: csv_lines(
-        c, rows(c, q, until, only_hours=None if hour is None else [hour])), processes))
+    in_file = hours(c, q, until)
+    processes, blocks = plan(c.settings.render_processes, work, [[hour] for hour in in_file], in_file)
+    chunks = coalesce(csv_blocks(CSV_HEADER, blocks,
+                                 lambda part: csv_lines(c, rows(c, q, until, only_hours=part)), processes))
     name = f"netcore-logs-{job.id}.csv"
     if job.request.get("compression") == "gzip":
         return Response(gzip_stream(chunks, c.settings.gzip_level), content_type="application/gzip",

@@ -145,8 +145,11 @@ def hours(core: Core, q: Query, until_ms: int) -> list[int]:
     lo, hi = q.start_ms, min(q.end_ms, until_ms)
     if hi <= lo:
         return []
-    found = _hours(core, _Matcher(core, q), lo, hi)
-    return found[::-1] if q.sort == "desc" else found
+    return _in_order(q, _hours(core, _Matcher(core, q), lo, hi))
+
+
+def _in_order(q: Query, hours: list[int]) -> list[int]:
+    return hours[::-1] if q.sort == "desc" else hours
 
 
 def rows(core: Core, q: Query, until_ms: int, after: tuple[int, int] | None = None,
@@ -166,12 +169,7 @@ def rows(core: Core, q: Query, until_ms: int, after: tuple[int, int] | None = No
     if hi <= lo:
         return
     world = core.world
-    if only_hours is not None:
-        order = only_hours
-    else:
-        found = _hours(core, match, lo, hi)
-        order = found[::-1] if q.sort == "desc" else found
-    for hour in order:
+    for hour in only_hours if only_hours is not None else _in_order(q, _hours(core, match, lo, hi)):
         events = world.events(max(lo, hour * HOUR_MS), min(hi, (hour + 1) * HOUR_MS), match.types)
         if q.sort == "desc":
             events = reversed(list(events))  # one shard in memory at most

@@ -103,10 +103,11 @@ def csv_lines(core: Core, rows: Iterable[Row]) -> Iterator[str]:
     sends: dict[tuple[int, int], tuple[str, str]] = {}
     for _, hour_rows in groupby(rows, _hour_of):
         hour_rows = list(hour_rows)  # one hour of rows at most
-        new = list({(ev.message_id, ev.recipient) for ev, _, _ in hour_rows}.difference(sends))
+        sent = {(ev.message_id, ev.recipient) for ev, _, _ in hour_rows}
+        new = list(sent.difference(sends))
         if len(sends) + len(new) > 100_000:
             sends.clear()
-            new = list({(ev.message_id, ev.recipient) for ev, _, _ in hour_rows})
+            new = list(sent)
         ids = world.message_guids_hex(new) if new else ""
         for k, (mid, r) in enumerate(new):
             sends[(mid, r)] = (f"{trid_of(mid, r)},{ids[32 * k:32 * k + 32]},",  # trid, message_id()
