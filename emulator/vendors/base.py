@@ -79,6 +79,7 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask
 
     @app.before_request
     def _faults() -> Response | None:
+        core.store.begin_request()
         g.started = time.perf_counter()
         g.decision = Decision()
         header = request.headers.get(SCENARIO_HEADER, "")
@@ -111,6 +112,10 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask
         core.record(vendor=name, method=request.method, path=request.path, query=request.args.to_dict(),
                     headers=dict(request.headers), body=body, status=response.status_code, fault=decision.rule)
         return response
+
+    @app.teardown_request
+    def _end(_exc: BaseException | None) -> None:
+        core.store.end_request()
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
