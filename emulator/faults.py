@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -130,7 +130,7 @@ class RequestInfo:
     vendor: str
     method: str
     path: str
-    query: dict[str, str]
+    query: Mapping[str, str]  # the first value of each parameter
     header_scenarios: tuple[str, ...] = ()
 
 
@@ -176,12 +176,20 @@ class Faults:
         return out
 
     # --- evaluation --------------------------------------------------------------------------
-    def decide(self, req: RequestInfo) -> Decision:
+    def rules_for(self, header_scenarios: Iterable[str] = ()) -> list[tuple[str, dict[str, Any]]]:
+        """The rules that apply to a request: the active ones, then those of the scenarios its header names
+        (KeyError for an unknown name)."""
         rules = self.active_rules()
-        for name in req.header_scenarios:
+        for name in header_scenarios:
             if name not in self.library:
                 raise KeyError(name)
             rules.extend((f"header:{name}:{r['name']}", r) for r in self.library[name].get("rules") or [])
+        return rules
+
+    def decide(self, req: RequestInfo, rules: list[tuple[str, dict[str, Any]]] | None = None) -> Decision:
+        """What `rules` (default: rules_for the request) decide for the request."""
+        if rules is None:
+            rules = self.rules_for(req.header_scenarios)
         decision = Decision()
         if not rules:
             return decision

@@ -186,13 +186,16 @@ class Store:
         return [_job(r) for r in self._all(sql + " ORDER BY created_at, id", args)]
 
     # --- journal -----------------------------------------------------------------------------
+    _JOURNAL_COLUMNS = ("at", "vendor", "method", "path", "query", "headers", "body_digest", "body_size", "status",
+                        "fault")
+    _INSERT_JOURNAL = (f"INSERT INTO journal ({', '.join(_JOURNAL_COLUMNS)}, worker) "
+                       f"VALUES ({', '.join('?' * (len(_JOURNAL_COLUMNS) + 1))})")
+
     def append_journal(self, entry: dict[str, Any], limit: int) -> None:
-        cur = self._do(
-            "INSERT INTO journal (at, vendor, method, path, query, headers, body_digest, body_size, status, fault,"
-            " worker) VALUES (:at, :vendor, :method, :path, :query, :headers, :body_digest, :body_size, :status,"
-            " :fault, :worker)",
-            dict(entry, headers=json.dumps(entry["headers"]), worker=os.getpid()),
-        )
+        row = [entry[c] for c in self._JOURNAL_COLUMNS]
+        row[5] = json.dumps(row[5])
+        row.append(os.getpid())
+        cur = self._do(self._INSERT_JOURNAL, row)
         # Bounded: keep the newest `limit` entries (trimmed in batches to keep inserts cheap).
         if cur.lastrowid and cur.lastrowid % 100 == 0:
             self._do("DELETE FROM journal WHERE id <= ?", (cur.lastrowid - limit,))

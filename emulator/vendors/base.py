@@ -84,13 +84,15 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask
         g.decision = Decision()
         header = request.headers.get(SCENARIO_HEADER, "")
         header_scenarios = tuple(s.strip() for s in header.split(",") if s.strip())
-        info = RequestInfo(name, request.method, request.path, request.args.to_dict(), header_scenarios)
         try:
-            decision = core.faults.decide(info)
+            rules = core.faults.rules_for(header_scenarios)
         except KeyError as exc:
             known = ", ".join(sorted(core.faults.library))
             return render_error(400, f"Unknown scenario {exc.args[0]!r} in {SCENARIO_HEADER}; known: {known}")
-        g.decision = decision
+        if not rules:  # the default scenario: nothing to decide
+            return None
+        info = RequestInfo(name, request.method, request.path, request.args, header_scenarios)
+        decision = g.decision = core.faults.decide(info, rules)
         if decision.delay_ms:
             time.sleep(decision.delay_ms / 1000)  # a real latency fault, by design
         if decision.drop:
