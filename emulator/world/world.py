@@ -61,6 +61,13 @@ DUPLICATE_RATE = 0.002  # retried events that repeat a correlation id (APSIS see
 # A recipient's device by a roll of 0..99, in DEVICE_WEIGHTS shares (a table instead of a loop).
 _DEVICE_BY_ROLL = tuple(dev for dev, weight in zip(DEVICES, DEVICE_WEIGHTS) for _ in range(weight))
 _BORN_1950 = date(1950, 1, 1).toordinal()
+_CREATED_0 = Y2020_MS - 4 * 365 * DAY_MS
+
+
+@lru_cache(maxsize=None)
+def _birthdate(day: int) -> str:
+    """YYYY-MM-DD of a birthdate, `day` days after 1950-01-01 (20,000 of them at most)."""
+    return date.fromordinal(_BORN_1950 + day).isoformat()
 
 
 def bounce_kind(code: int) -> str:
@@ -106,46 +113,43 @@ class World:
 
     # --- recipients ------------------------------------------------------------------------
     def _recipient(self, i: int) -> Recipient:
-        # h(seed, k, i) as mix(h(seed, k) ^ i), and only the chosen e-mail pattern built: 15 -> 7 us each
-        # (a day at scale 12 touches 60,000 recipients).
+        # h(seed, k, i) as mix(h(seed, k) ^ i), only the chosen e-mail pattern built, the tuple built
+        # positionally and birthdates looked up: 15 -> 4.5 us each (a day at scale 12 touches 60,000).
         kinds, i64 = self._recipient_kinds, i & MASK
         x = mix(kinds[0] ^ i64)
         loc = bisect.bisect_right(self._locale_cum, x % self._locale_cum[-1])
-        n_first, n_last = len(self._first_slugs[loc]), len(self._last_slugs[loc])
-        fi, li = (x >> 8) % n_first, (x >> 20) % n_last
-        first, last = self.catalog.first_names[loc][fi], self.catalog.last_names[loc][li]
+        first_names, last_names = self.catalog.first_names[loc], self.catalog.last_names[loc]
+        fi, li = (x >> 8) % len(first_names), (x >> 20) % len(last_names)
         fs, ls = self._first_slugs[loc][fi], self._last_slugs[loc][li]
         pattern = (x >> 32) % 4
         local = (f"{fs}.{ls}{i}" if pattern == 0 else f"{fs[0]}{ls}{i}" if pattern == 1 else f"{fs}{i}"
                  if pattern == 2 else f"{fs}_{ls}{i}")
-        domain = FREE_MAIL[(x >> 36) % len(FREE_MAIL)]
         y = mix(kinds[1] ^ i64)
-        _, country, code, _ = LOCALES[loc]
-        device = _DEVICE_BY_ROLL[y % 100]
-        born = date.fromordinal(_BORN_1950 + (y >> 8) % 20_000)
-        created = Y2020_MS - 4 * 365 * DAY_MS + ((y >> 24) % (6 * 365)) * DAY_MS
+        code = LOCALES[loc][2]
+        created = _CREATED_0 + ((y >> 24) % (6 * 365)) * DAY_MS
         z = mix(kinds[2] ^ i64)
-        return Recipient(
-            index=i,
-            subscriber_id=1_000_000 + i,
-            email=f"{local}@{domain}",
-            phone=f"{code}{500_000_000 + (z % 499_999_999)}",
-            first_name=first,
-            last_name=last,
-            custom_id="" if (z >> 40) % 5 == 0 else f"C-{(z >> 8) % 10**7:07d}",
-            country=country,
-            city=self.catalog.cities[loc][(z >> 20) % len(self.catalog.cities[loc])],
-            gender=("female", "male", "female", "male", "")[(z >> 30) % 5],
-            birthdate=born.isoformat(),
-            device=device,
-            ip=f"{(z >> 3) % 223 + 1}.{(z >> 11) % 256}.{(z >> 19) % 256}.{(z >> 27) % 254 + 1}",
-            loyalty_points=(z >> 35) % 5000,
-            vip=(z >> 50) % 10 == 0,
-            last_purchase_ms=created + ((z >> 44) % 700) * DAY_MS,
-            lifetime_value=round(((z >> 13) % 500_000) / 100, 2),
-            created_ms=created,
-            section=i % len(self.catalog.sections),
-        )
+        cities = self.catalog.cities[loc]
+        return _new_tuple(Recipient, (
+            i,  # index
+            1_000_000 + i,  # subscriber_id
+            f"{local}@{FREE_MAIL[(x >> 36) % len(FREE_MAIL)]}",  # email
+            f"{code}{500_000_000 + (z % 499_999_999)}",  # phone
+            first_names[fi],
+            last_names[li],
+            "" if (z >> 40) % 5 == 0 else f"C-{(z >> 8) % 10**7:07d}",  # custom_id
+            LOCALES[loc][1],  # country
+            cities[(z >> 20) % len(cities)],
+            ("female", "male", "female", "male", "")[(z >> 30) % 5],  # gender
+            _birthdate((y >> 8) % 20_000),
+            _DEVICE_BY_ROLL[y % 100],  # device
+            f"{(z >> 3) % 223 + 1}.{(z >> 11) % 256}.{(z >> 19) % 256}.{(z >> 27) % 254 + 1}",  # ip
+            (z >> 35) % 5000,  # loyalty_points
+            (z >> 50) % 10 == 0,  # vip
+            created + ((z >> 44) % 700) * DAY_MS,  # last_purchase_ms
+            round(((z >> 13) % 500_000) / 100, 2),  # lifetime_value
+            created,  # created_ms
+            i % len(self.catalog.sections),  # section
+        ))
 
     def profile_key(self, i: int) -> str:
         """A recipient's APSIS profile export key: kept out of Recipient, which every export builds and only
