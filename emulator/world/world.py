@@ -22,7 +22,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from operator import itemgetter
 
@@ -64,7 +64,7 @@ _BORN_1950 = date(1950, 1, 1).toordinal()
 _CREATED_0 = Y2020_MS - 4 * 365 * DAY_MS
 
 
-@lru_cache(maxsize=None)
+@cache
 def _birthdate(day: int) -> str:
     """YYYY-MM-DD of a birthdate, `day` days after 1950-01-01 (20,000 of them at most)."""
     return date.fromordinal(_BORN_1950 + day).isoformat()

@@ -148,6 +148,20 @@ def test_recipients_have_varied_realistic_values(world):
     assert any(p.custom_id == "" for p in people) and any(p.custom_id for p in people)
 
 
+@pytest.mark.parametrize("seed", [42, 7])
+def test_contact_fields_never_need_csv_quoting(seed):
+    """ExpertSender's Email, Phone and CustomSubscriberId columns are written unquoted (activities.lines):
+    addresses, phones and custom ids of every recipient hold no comma, quote or line break, whatever the
+    locale of the names they are made from."""
+    import re
+
+    safe = re.compile(r"[a-z0-9._-]+@[a-z0-9.-]+|\+?[0-9]+|(C-[0-9]{7})?")
+    world = World(seed)
+    people = [world.recipient(i) for i in range(world.size)]
+    assert all(safe.fullmatch(p.email) and safe.fullmatch(p.phone) and safe.fullmatch(p.custom_id)
+               for p in people)
+
+
 def test_subjects_exercise_csv_quoting(world):
     subjects = world.catalog.subjects
     assert any("," in s for s in subjects) and any('"' in s for s in subjects)
