@@ -80,7 +80,6 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask
     @app.before_request
     def _faults() -> Response | None:
         core.store.begin_request()
-        g.started = time.perf_counter()
         g.decision = Decision()
         header = request.headers.get(SCENARIO_HEADER, "")
         header_scenarios = tuple(s.strip() for s in header.split(",") if s.strip())
