@@ -120,14 +120,15 @@ def csv_lines(core: Core, rows: Iterable[Row]) -> Iterator[str]:
                     csv_line((msg.sender_email, msg.subject_for(ev.variation), local_time(msg.send_ms, tz))),
                     message_size(msg.id, seed), csv_line((msg.xapiheader, ",".join(msg.tags))))
             when = clock(ev.ts)
+            # An IP is digits and dots: never quoted.
             if status == vocab.OPEN:
-                activity = csv_field(ev.ip) + ","
+                activity = ev.ip + ","
             elif status == vocab.CLICK:
                 link = links.get((msg.id, ev.link))
                 if link is None:
                     url = msg.links[ev.link].url if 0 <= ev.link < len(msg.links) else ""
                     link = links[(msg.id, ev.link)] = csv_field(url)
-                activity = csv_field(ev.ip) + "," + link
+                activity = ev.ip + "," + link
             else:
                 activity = ","
             who = sends[(ev.message_id, ev.recipient)]
