@@ -41,7 +41,8 @@ MEMORY_NOTE = (
 LOAD_NOTE = (
     "wrk (2 threads, 16 connections) against `email-events-emulator serve` on loopback, on the same 2 cores. "
     "Each endpoint first runs for a second, not measured, so that each worker has built the world and generated "
-    "the days asked for (Start-up and Export streaming measure those). "
+    "the days asked for (Start-up and Export streaming measure those); then three runs, of which the one with "
+    "the median p99 is shown. "
     "Export status stays pending and the poll URL answers 404 for the whole run. Sync workers are the default: "
     "their p99 is lower than threads' (one request per process at a time, no GIL contention).\n\n")
 

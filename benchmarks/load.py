@@ -29,6 +29,10 @@ CONNECTIONS = 16
 # A first run per endpoint, not measured: the first requests each worker serves build the world and
 # generate the days asked for (Start-up and Export streaming measure those); that is not the steady state.
 WARM_UP_S = 1
+# Measured runs per endpoint; the one with the median p99 is reported. A p99 is the slowest 1% of a few
+# seconds, and this machine's neighbours take its cores now and then: one run measured 16-17 ms for what
+# three runs before and after it measured at 7-8 ms.
+RUNS = 3
 MODELS = {"sync, 2 workers": ("--workers", "2"), "gthread, 2 workers x 4 threads": ("--workers", "2",
                                                                                    "--threads", "4")}
 
@@ -121,7 +125,9 @@ def run(seconds: float = 4.0) -> list[Figure]:
                 status = _status(method, url, headers, body)
                 script = _lua(method, headers, body)
                 _wrk(url, script, WARM_UP_S)  # not measured: see WARM_UP_S
-                rps, p50, p99, clean = _wrk(url, script, seconds)
+                runs = sorted((_wrk(url, script, seconds) for _ in range(RUNS)), key=lambda run: run[2])
+                rps, p50, p99, _ = runs[len(runs) // 2]  # the run of the median p99
+                clean = all(run[3] for run in runs)
                 figures.append(Figure(model, endpoint, rps, p50, p99, clean and status == expected, target))
         finally:
             proc.terminate()
