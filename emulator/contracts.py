@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+from werkzeug.datastructures import Headers
 
 _TRUE, _FALSE = ("true",), ("false",)
 
@@ -133,7 +134,9 @@ class Operation:
 def _get(source: Mapping[str, str], name: str, case_insensitive: bool) -> str | None:
     if name in source:
         return source[name]
-    if case_insensitive:
+    # A request's headers already ignore case: an absent optional header (the poll URL's Accept-Encoding)
+    # need not be looked for again through every header.
+    if case_insensitive and not isinstance(source, Headers):
         for key, value in source.items():
             if key.lower() == name.lower():
                 return value
