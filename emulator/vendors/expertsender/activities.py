@@ -95,7 +95,10 @@ def matching_events(world: World, q: ActivityQuery, tz: ZoneInfo,
     elif q.activity not in CHANNEL_TYPES:
         want_channel = m.EMAIL
     wanted_tags = set(q.tags)
-    for event in world.events(start, end, (EVENT_OF_TYPE[q.activity],)):
+    # No column reads an event's seq or source time: Sends come without the hour's other events.
+    events = (world.sent_events(start, end) if q.activity == "Sends"
+              else world.events(start, end, (EVENT_OF_TYPE[q.activity],)))
+    for event in events:
         if event.duplicate or (want_channel and event.channel != want_channel):
             continue
         if q.message_id is not None and event.message_id != q.message_id:
@@ -117,59 +120,68 @@ def rows(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[list[Any]]:
         yield [get(ctx) for get in getters]
 
 
-# Columns whose value depends only on the message and variation, or only on the recipient and channel:
-# rendered once per message or person and reused (Sends, scale 1: 0.035 -> 0.02 s; see benchmarks/).
+# Columns whose value depends only on the message and variation: rendered once per message and reused
+# (Sends, scale 1: 0.035 -> 0.02 s; see benchmarks/).
 _MESSAGE_COLUMNS = frozenset({"MessageId", "MessageSubject", "MessageContentId", "SegmentId"})
-_PERSON_COLUMNS = frozenset({"Email", "Phone", "CustomSubscriberId"})
+# Columns of the recipient, by channel: a row template reads them from the Recipient tuple itself, so that a
+# row costs no lookup of its person. Never quoted: addresses are made of slugs, digits, dots and a mail
+# domain, phones of digits, custom ids of "C-" and digits (test_world). SmsMms rows carry a phone, email
+# rows an email.
+_PERSON_FIELDS = {
+    "Email": {False: m.Recipient._fields.index("email"), True: None},
+    "Phone": {False: None, True: m.Recipient._fields.index("phone")},
+    "CustomSubscriberId": {False: m.Recipient._fields.index("custom_id"),
+                           True: m.Recipient._fields.index("custom_id")},
+}
 # Columns whose values (numbers, dates, IPs, GUIDs, fixed names) never need CSV quoting: str.format
 # renders them as they are, without csv_field.
 _PLAIN_COLUMNS = frozenset({"Date", "ListId", "Channel", "MessageGuid", "ActivityIp", "DeliveryIp", "GoalValue",
                             "GoalId"})
 
 
+_ARGUMENT = {"e": 0, "r": 1, "m": 3}  # a row template's arguments: escaped, plain, (2: the recipient), message
+
+
 def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | None = None) -> Iterator[str]:
-    """The rows of `rows` as CSV text (those of `part` of the window, when given): one str.format of a
-    per-query template per row, whose message and person parts are escaped once and cached."""
+    """The rows of `rows` as CSV text (those of `part` of the window, when given): one str.format per row
+    of a per-query template, given the event's escaped and plain fields, the recipient and the message's
+    fields (escaped once per message and cached)."""
     header = q.header()
-    slots: dict[str, list[str]] = {"e": [], "r": [], "p": [], "m": []}
-    fields = []
+    slots: dict[str, list[str]] = {"e": [], "r": [], "m": []}
+    fields: dict[bool, list[str]] = {False: [], True: []}  # by SmsMms row
     for name in header:
-        kind = ("m" if name in _MESSAGE_COLUMNS else "p" if name in _PERSON_COLUMNS
-                else "r" if name in _PLAIN_COLUMNS else "e")
-        fields.append(f"{{{'erpm'.index(kind)}[{len(slots[kind])}]}}")
+        if name in _PERSON_FIELDS:
+            for sms, index in _PERSON_FIELDS[name].items():
+                fields[sms].append("" if index is None else f"{{2[{index}]}}")
+            continue
+        kind = "m" if name in _MESSAGE_COLUMNS else "r" if name in _PLAIN_COLUMNS else "e"
+        for sms in fields:
+            fields[sms].append(f"{{{_ARGUMENT[kind]}[{len(slots[kind])}]}}")
         slots[kind].append(name)
-    template = ",".join(fields).format
+    email_row, sms_row = (",".join(fields[sms]).format for sms in (False, True))
     event_getters = [_GETTERS[name] for name in slots["e"]]
     plain_getters = [_GETTERS[name] for name in slots["r"]]
     message_getters = [_GETTERS[name] for name in slots["m"]]
-    person_getters = [_GETTERS[name] for name in slots["p"]]
     ctx = _Context(world, tz, world.lists_by_id, {g.id: g for g in world.catalog.goals})
     messages: dict[tuple[int, int], list[str]] = {}
-    people: dict[tuple[int, bool], list[str]] = {}
-    # The standard columns of most types need nothing of an event but its date once its message and person
-    # parts are cached: the context is loaded on a cache miss only (Sends, scale 12: 0.75 -> 0.55 s).
+    recipient, sms = world.recipient, m.SMS
+    # The standard columns of most types need nothing of an event but its date once its message part is
+    # cached: the context is loaded on a cache miss only (Sends, scale 12: 0.75 -> 0.55 s).
     date_only = not event_getters and slots["r"] == ["Date"]
     date = ctx._local
     for event in matching_events(world, q, tz, part):
         key = (event.message_id, event.variation)
         msg_part = messages.get(key)
-        who = (event.recipient, event.channel == m.SMS)
-        person = people.get(who)
-        if msg_part is None or person is None or not date_only:
+        if msg_part is None or not date_only:
             ctx.load(event)
             if msg_part is None:
                 msg_part = messages[key] = [csv_field(get(ctx)) for get in message_getters]
-            if person is None:
-                if len(people) >= 100_000:  # bounded: a day of a big world holds more recipients
-                    people.clear()
-                # Never quoted: addresses are made of slugs, digits, dots and a mail domain, phones of digits,
-                # custom ids of "C-" and digits (test_world); at scale 120 each row builds its person anew.
-                person = people[who] = [get(ctx) for get in person_getters]
+        row = sms_row if event.channel == sms else email_row
         if date_only:
-            yield template((), (date(event.ts),), person, msg_part)
+            yield row((), (date(event.ts),), recipient(event.recipient), msg_part)
         else:
-            yield template([csv_field(get(ctx)) for get in event_getters], [get(ctx) for get in plain_getters],
-                           person, msg_part)
+            yield row([csv_field(get(ctx)) for get in event_getters], [get(ctx) for get in plain_getters],
+                      recipient(event.recipient), msg_part)
 
 
 class _Context:
