@@ -28,6 +28,7 @@ from operator import itemgetter
 
 from .. import parallel
 from . import model as m
+from . import vector
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
 from .hashing import MASK, alnum, h, mix, uuid_at
 from .model import Event, Link, Message, Recipient, Variation, Wave
@@ -80,6 +81,7 @@ def bounce_kind(code: int) -> str:
 
 
 class World:
+    CONTACT_FIELDS = ("email", "phone", "custom_id")  # of `contact`
     def __init__(self, seed: int, scale: float = 1.0):
         self.seed = seed
         self.scale = scale
@@ -89,6 +91,8 @@ class World:
         self._first_slugs = [tuple(slug(n, "anna") for n in names) for names in cat.first_names]
         self._last_slugs = [tuple(slug(n, "nowak") for n in names) for names in cat.last_names]
         self._locale_cum = list(_cumulative(cat.locale_weights))
+        self._first_counts = [len(names) for names in cat.first_names]
+        self._last_counts = [len(names) for names in cat.last_names]
         # Recipients are visited in a seeded permuted order: lists are ranges of that order.
         self._perm_a = _coprime(self.size, 1 + h(seed, 1) % self.size)
         self._perm_b = h(seed, 2) % self.size
@@ -121,23 +125,19 @@ class World:
         loc = bisect.bisect_right(self._locale_cum, x % self._locale_cum[-1])
         first_names, last_names = self.catalog.first_names[loc], self.catalog.last_names[loc]
         fi, li = (x >> 8) % len(first_names), (x >> 20) % len(last_names)
-        fs, ls = self._first_slugs[loc][fi], self._last_slugs[loc][li]
-        pattern = (x >> 32) % 4
-        local = (f"{fs}.{ls}{i}" if pattern == 0 else f"{fs[0]}{ls}{i}" if pattern == 1 else f"{fs}{i}"
-                 if pattern == 2 else f"{fs}_{ls}{i}")
         y = mix(kinds[1] ^ i64)
-        code = LOCALES[loc][2]
         created = _CREATED_0 + ((y >> 24) % (6 * 365)) * DAY_MS
         z = mix(kinds[2] ^ i64)
         cities = self.catalog.cities[loc]
+        email, phone, custom_id = self._contact(i, x, z, loc, fi, li)
         return _new_tuple(Recipient, (
             i,  # index
             1_000_000 + i,  # subscriber_id
-            f"{local}@{FREE_MAIL[(x >> 36) % len(FREE_MAIL)]}",  # email
-            f"{code}{500_000_000 + (z % 499_999_999)}",  # phone
+            email,
+            phone,
             first_names[fi],
             last_names[li],
-            "" if (z >> 40) % 5 == 0 else f"C-{(z >> 8) % 10**7:07d}",  # custom_id
+            custom_id,
             LOCALES[loc][1],  # country
             cities[(z >> 20) % len(cities)],
             ("female", "male", "female", "male", "")[(z >> 30) % 5],  # gender
@@ -151,6 +151,25 @@ class World:
             created,  # created_ms
             i % len(self.catalog.sections),  # section
         ))
+
+    def _contact(self, i: int, x: int, z: int, loc: int, fi: int, li: int) -> tuple[str, str, str]:
+        """A recipient's (email, phone, custom_id), from its hashes, locale and name choices (`_recipient`)."""
+        fs, ls = self._first_slugs[loc][fi], self._last_slugs[loc][li]
+        pattern = (x >> 32) % 4
+        local = (f"{fs}.{ls}{i}" if pattern == 0 else f"{fs[0]}{ls}{i}" if pattern == 1 else f"{fs}{i}"
+                 if pattern == 2 else f"{fs}_{ls}{i}")
+        return (f"{local}@{FREE_MAIL[(x >> 36) % len(FREE_MAIL)]}", f"{LOCALES[loc][2]}{500_000_000 + z % 499_999_999}",
+                "" if (z >> 40) % 5 == 0 else f"C-{(z >> 8) % 10**7:07d}")
+
+    def contact(self, i: int) -> tuple[str, str, str]:
+        """(email, phone, custom_id) of recipient i, as `recipient(i)` has them, without building the rest: what
+        an export reads of a recipient it would build anew (600,000 recipients at scale 120 outgrow the
+        recipient cache): 5.4 -> 2-3 us."""
+        kinds, i64 = self._recipient_kinds, i & MASK
+        x = mix(kinds[0] ^ i64)
+        z = mix(kinds[2] ^ i64)
+        loc = bisect.bisect_right(self._locale_cum, x % self._locale_cum[-1])
+        return self._contact(i, x, z, loc, (x >> 8) % self._first_counts[loc], (x >> 20) % self._last_counts[loc])
 
     def profile_key(self, i: int) -> str:
         """A recipient's APSIS profile export key: kept out of Recipient, which every export builds and only
@@ -369,20 +388,25 @@ class World:
         sent in the hour and as `_ShardBuilder.send` decides (a send neither dropped nor invalid is SENT at
         its wave's pace), sorted as the shard is, so that ties keep the shard's order."""
         out: list[Event] = []
-        append, sent, kept_from = out.append, m.SENT, DROP_BP + INVALID_BP
+        append, sent = out.append, m.SENT
         day = hour // 24
         for d in range(day - (ENGAGEMENT_HOURS // 24) - 1, day + 1):
             for msg in self.messages_on(d):
-                base, mid, channel = self._prefix(40, msg.id), msg.id, msg.channel
+                mid, channel = msg.id, msg.channel
+                segment = msg.segment_id
                 for wave in msg.waves:
                     if wave.hour != hour:
                         continue
-                    start, lo, step, variation = wave.start_ms - wave.lo * wave.step_ms, wave.lo, wave.step_ms, \
-                        wave.variation
-                    for pos, r in self.audience(msg, lo, wave.hi):
-                        if mix(base ^ r) % 10_000 >= kept_from:  # send_outcome: neither dropped nor invalid
-                            append(_new_tuple(Event, (start + pos * step, sent, mid, r, 0, 0, channel, variation,
-                                                      -1, "", "", 0, "", 0, 0, False)))
+                    # audience and send_outcome (neither dropped nor invalid) on arrays: 2.8 -> 1.4 us a send
+                    positions, recipients = vector.kept_audience(
+                        self.size, self._perm_a, self._perm_b, self.lists_by_id[msg.list_id].offset, wave.lo,
+                        wave.hi, self._prefix(20, segment) if segment else 0,
+                        self.segments_by_id[segment].share_permille if segment else 0, self._prefix(40, mid),
+                        DROP_BP + INVALID_BP)
+                    start, step, variation = wave.start_ms - wave.lo * wave.step_ms, wave.step_ms, wave.variation
+                    for pos, r in zip(positions, recipients):
+                        append(_new_tuple(Event, (start + pos * step, sent, mid, r, 0, 0, channel, variation, -1, "",
+                                                  "", 0, "", 0, 0, False)))
         out.sort(key=_SHARD_ORDER)
         return tuple(out)
 

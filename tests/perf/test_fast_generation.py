@@ -78,3 +78,27 @@ def test_typed_shard_is_the_shard_filtered():
     for types in ([m.COMPLAINED], [m.OPENED, m.CLICKED], list(m.EVENT_TYPES)):
         assert list(world.events(start + 5, start + 3 * HOUR_MS - 7, types)) == [
             e for e in world.events(start + 5, start + 3 * HOUR_MS - 7) if e.type in types]
+
+
+@pytest.mark.parametrize("seed,scale", [(42, 1.0), (7, 0.3), (2024, 2.5)])
+@pytest.mark.parametrize("day_ms", [Y2019_12_31, Y2026_03_08], ids=["2019-12-31", "2026-03-08"])
+def test_sent_events_are_the_sent_events_without_seq_and_source(seed, scale, day_ms):
+    """World.sent_events (ExpertSender Sends, built without the hour's random draws) lists the SENT events of
+    `events` in the same order, windows cut inside hours too; only seq and source_ts are left 0."""
+    world = World(seed, scale)
+    sends = [e for e in world.events(day_ms, day_ms + 24 * HOUR_MS, [m.SENT])]
+    assert len(sends) > 100
+    middle = sends[len(sends) // 2].ts  # a window cut inside a send hour
+    for lo, hi in ((day_ms, day_ms + 24 * HOUR_MS), (middle - 2 * HOUR_MS + 1234, middle + 7)):
+        expected = [e._replace(seq=0, source_ts=0) for e in world.events(lo, hi, [m.SENT])]
+        assert list(world.sent_events(lo, hi)) == expected
+
+
+@pytest.mark.parametrize("seed,scale", [(42, 1.0), (3, 13.0)])
+def test_contact_is_the_recipients_contact_columns(seed, scale):
+    """World.contact, which an export reads instead of building whole recipients above scale 13, gives
+    each recipient's email, phone and custom id."""
+    world = World(seed, scale)
+    for i in range(0, world.size, 7):
+        person = world._recipient(i)
+        assert world.contact(i) == (person.email, person.phone, person.custom_id)

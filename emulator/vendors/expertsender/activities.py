@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ...world import World
 from ...world import model as m
+from ...world.world import RECIPIENT_CACHE
 from ...writers import LocalSeconds, csv_field
 from .columns import CHANNEL_TYPES, columns
 
@@ -123,16 +124,12 @@ def rows(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[list[Any]]:
 # Columns whose value depends only on the message and variation: rendered once per message and reused
 # (Sends, scale 1: 0.035 -> 0.02 s; see benchmarks/).
 _MESSAGE_COLUMNS = frozenset({"MessageId", "MessageSubject", "MessageContentId", "SegmentId"})
-# Columns of the recipient, by channel: a row template reads them from the Recipient tuple itself, so that a
-# row costs no lookup of its person. Never quoted: addresses are made of slugs, digits, dots and a mail
+# Columns of the recipient, by channel: a row template reads them from the recipient's tuple itself, so that
+# a row costs no lookup of its person. Never quoted: addresses are made of slugs, digits, dots and a mail
 # domain, phones of digits, custom ids of "C-" and digits (test_world). SmsMms rows carry a phone, email
 # rows an email.
-_PERSON_FIELDS = {
-    "Email": {False: m.Recipient._fields.index("email"), True: None},
-    "Phone": {False: None, True: m.Recipient._fields.index("phone")},
-    "CustomSubscriberId": {False: m.Recipient._fields.index("custom_id"),
-                           True: m.Recipient._fields.index("custom_id")},
-}
+_PERSON_FIELDS = {"Email": {False: "email", True: None}, "Phone": {False: None, True: "phone"},
+                  "CustomSubscriberId": {False: "custom_id", True: "custom_id"}}
 # Columns whose values (numbers, dates, IPs, GUIDs, fixed names) never need CSV quoting: str.format
 # renders them as they are, without csv_field.
 _PLAIN_COLUMNS = frozenset({"Date", "ListId", "Channel", "MessageGuid", "ActivityIp", "DeliveryIp", "GoalValue",
@@ -147,16 +144,20 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | 
     of a per-query template, given the event's escaped and plain fields, the recipient and the message's
     fields (escaped once per message and cached)."""
     header = q.header()
+    # The recipient as built and cached, or where the recipients outgrow the cache (above scale 13), only
+    # its contact columns, built anew per row.
+    person, person_fields = ((world.recipient, m.Recipient._fields) if world.size <= RECIPIENT_CACHE
+                             else (world.contact, World.CONTACT_FIELDS))
     slots: dict[str, list[str]] = {"e": [], "r": [], "m": []}
     fields: dict[bool, list[str]] = {False: [], True: []}  # by SmsMms row
     for name in header:
         if name in _PERSON_FIELDS:
-            for sms, index in _PERSON_FIELDS[name].items():
-                fields[sms].append("" if index is None else f"{{2[{index}]}}")
+            for sms, field_name in _PERSON_FIELDS[name].items():
+                fields[sms].append("" if field_name is None else f"{{2[{person_fields.index(field_name)}]}}")
             continue
         kind = "m" if name in _MESSAGE_COLUMNS else "r" if name in _PLAIN_COLUMNS else "e"
-        for sms in fields:
-            fields[sms].append(f"{{{_ARGUMENT[kind]}[{len(slots[kind])}]}}")
+        for row_fields in fields.values():
+            row_fields.append(f"{{{_ARGUMENT[kind]}[{len(slots[kind])}]}}")
         slots[kind].append(name)
     email_row, sms_row = (",".join(fields[sms]).format for sms in (False, True))
     event_getters = [_GETTERS[name] for name in slots["e"]]
@@ -164,7 +165,7 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | 
     message_getters = [_GETTERS[name] for name in slots["m"]]
     ctx = _Context(world, tz, world.lists_by_id, {g.id: g for g in world.catalog.goals})
     messages: dict[tuple[int, int], list[str]] = {}
-    recipient, sms = world.recipient, m.SMS
+    sms = m.SMS
     # The standard columns of most types need nothing of an event but its date once its message part is
     # cached: the context is loaded on a cache miss only (Sends, scale 12: 0.75 -> 0.55 s).
     date_only = not event_getters and slots["r"] == ["Date"]
@@ -178,10 +179,10 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | 
                 msg_part = messages[key] = [csv_field(get(ctx)) for get in message_getters]
         row = sms_row if event.channel == sms else email_row
         if date_only:
-            yield row((), (date(event.ts),), recipient(event.recipient), msg_part)
+            yield row((), (date(event.ts),), person(event.recipient), msg_part)
         else:
             yield row([csv_field(get(ctx)) for get in event_getters], [get(ctx) for get in plain_getters],
-                      recipient(event.recipient), msg_part)
+                      person(event.recipient), msg_part)
 
 
 class _Context:

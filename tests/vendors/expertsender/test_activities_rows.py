@@ -190,3 +190,17 @@ def test_date_selects_the_business_units_local_day(es, core):
 def test_today_lists_only_what_has_happened(es, core):
     _header, *rows = parse(es("/v2/Api/Activities", date="2026-03-12", type="Sends").data)
     assert all(r[0] <= "2026-03-12 10:00:00" for r in rows)  # virtual now is 09:00 UTC = 10:00 Warsaw
+
+
+@pytest.mark.parametrize("channel", ["Email", "SmsMms", "All"])
+def test_worlds_beyond_the_recipient_cache_write_the_same_contact_columns(es, monkeypatch, channel):
+    """Above scale 13 the rows read each recipient's contact columns (World.contact) instead of whole
+    recipients: the same Email, Phone and CustomSubscriberId, SmsMms rows with a phone and no email."""
+    from emulator.vendors.expertsender import activities
+
+    query = {"date": DAY, "type": "Sends", "channel": channel}
+    cached = es("/v2/Api/Activities", **query).data
+    monkeypatch.setattr(activities, "RECIPIENT_CACHE", 0)
+    rebuilt = es("/v2/Api/Activities", **query).data
+    assert len(parse(rebuilt)) > 100
+    assert rebuilt == cached
