@@ -13,7 +13,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 CHUNK_BYTES = 64 * 1024  # write in 64 KiB pieces: fewer, larger socket writes
@@ -121,20 +121,48 @@ def line_stream(header: Sequence[str] | None, lines: Iterable[str], *, line_end:
 
 
 class LocalSeconds:
-    """Epoch ms -> "YYYY-MM-DD HH:MM:SS" in a time zone, the last second's text cached: consecutive rows
-    of an export mostly share their second."""
+    """Epoch ms -> "YYYY-MM-DD HH:MM:SS" in a time zone. Consecutive rows of an export mostly share their
+    second: the last second's text is kept. Otherwise the zone's UTC offset is looked up once per UTC hour
+    and the text put together from tables instead of a datetime per row (Netcore's rows, a new second each:
+    4.0 -> 0.6 us). An hour within which the offset changes (a transition off the hour) takes datetime."""
 
     def __init__(self, zone: tzinfo):
         self.zone = zone
         self._second: int | None = None
         self._text = ""
+        self._hour: int | None = None
+        self._offset: int | None = None  # seconds, over the whole of self._hour; None where it changes within
+        self._days: dict[int, str] = {}
 
     def __call__(self, ms: int) -> str:
         second = ms // 1000
         if second != self._second:
             self._second = second
-            self._text = datetime.fromtimestamp(second, self.zone).strftime("%Y-%m-%d %H:%M:%S")
+            if second // 3600 != self._hour:
+                self._hour = second // 3600
+                self._offset = self._hour_offset(self._hour)
+            if self._offset is None:
+                self._text = datetime.fromtimestamp(second, self.zone).strftime("%Y-%m-%d %H:%M:%S")
+            else:
+                day, rest = divmod(second + self._offset, 86_400)
+                day_text = self._days.get(day)
+                if day_text is None:
+                    if len(self._days) > 1024:
+                        self._days.clear()
+                    # strftime as datetime's: the same text for every year (%Y is not padded below 1000)
+                    day_text = self._days[day] = (_EPOCH_DAY + timedelta(days=day)).strftime("%Y-%m-%d ")
+                self._text = day_text + _HOURS_MINUTES[rest // 60] + _SECONDS[rest % 60]
         return self._text
+
+    def _hour_offset(self, hour: int) -> int | None:
+        first = datetime.fromtimestamp(hour * 3600, self.zone).utcoffset()
+        last = datetime.fromtimestamp(hour * 3600 + 3599, self.zone).utcoffset()
+        return int(first.total_seconds()) if first is not None and first == last else None
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+_HOURS_MINUTES = tuple(f"{minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440))
+_SECONDS = tuple(f"{second:02d}" for second in range(60))
 
 
 def json_object_stream(items: Iterable[tuple[str, Any]], *, batch: int = 256) -> Iterator[bytes]:

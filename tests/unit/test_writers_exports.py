@@ -10,7 +10,7 @@ import json
 import pytest
 
 from emulator.exports import ExportModifiers
-from emulator.writers import coalesce, csv_stream, gzip_stream, json_object_stream
+from emulator.writers import LocalSeconds, coalesce, csv_stream, gzip_stream, json_object_stream
 
 ROWS = [["1", 'He said "hi", then left', "Zürich, CH"], ["2", "line\nbreak", ""], ["3", "plain", "ąęś 日本"]]
 
@@ -44,6 +44,23 @@ def test_json_object_stream_is_one_valid_object():
     doc = json.loads(b"".join(json_object_stream(pairs, batch=7)))
     assert len(doc) == 1000 and doc["k999"] == {"v": 999, "s": "å\"q"}
     assert json.loads(b"".join(json_object_stream(iter([])))) == {}
+
+
+@pytest.mark.parametrize("zone", ["Europe/Stockholm", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe",
+                                  "America/St_Johns", "UTC"])
+def test_local_seconds_is_datetimes_local_time(zone):
+    """ExpertSender's and Netcore's local times, put together from the hour's offset, are what datetime
+    gives: across DST changes (on and off the UTC hour, 30-minute ones too), in years 1 to 9999."""
+    import random
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz, rng = ZoneInfo(zone), random.Random(zone)
+    local = LocalSeconds(tz)
+    seconds = [rng.randrange(-62_000_000_000, 253_000_000_000) for _ in range(3000)]
+    seconds += range(1_700_000_000, 1_700_000_000 + 366 * 86_400, 3_599)  # a year: each of its transitions
+    for second in seconds:
+        assert local(second * 1000 + 999) == datetime.fromtimestamp(second, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def test_coalesce_joins_small_chunks():
