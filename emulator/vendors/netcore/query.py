@@ -169,10 +169,23 @@ def rows(core: Core, q: Query, until_ms: int, after: tuple[int, int] | None = No
     if hi <= lo:
         return
     world = core.world
+    # Without a filter beyond the statuses (a whole download), a row is its event's status and message:
+    # Matcher.row inlined (57k rows: 1.1 -> 0.x us a row).
+    unfiltered = (after is None and not match.message_level and match.email is None and match.to_domain is None
+                  and match.message_id is None)
+    status_of, statuses, message = vocab.status_of, match.statuses, world.message
     for hour in only_hours if only_hours is not None else _in_order(q, _hours(core, match, lo, hi)):
         events = world.events(max(lo, hour * HOUR_MS), min(hi, (hour + 1) * HOUR_MS), match.types)
         if q.sort == "desc":
             events = reversed(list(events))  # one shard in memory at most
+        if unfiltered:
+            for event in events:
+                status = status_of(event)
+                if status in statuses:  # None is not
+                    msg = message(event.message_id)
+                    if msg is not None:
+                        yield _new_row(Row, (event, status, msg))
+            continue
         for event in events:
             if after is not None and ((event.ts, event.seq) >= after if q.sort == "desc"
                                       else (event.ts, event.seq) <= after):
