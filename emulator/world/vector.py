@@ -76,16 +76,17 @@ def uuid_pairs(bases: list[int], numbers: list[int], dashes: bool = True) -> str
     return uuids(np.array(bases, dtype=np.uint64) ^ np.array(numbers, dtype=np.uint64), dashes)
 
 
-def kept_audience(size: int, a: int, b: int, offset: int, lo: int, hi: int, segment_base: int, segment_share: int,
-                  outcome_base: int, kept_from: int) -> tuple[list[int], list[int]]:
-    """(positions, recipients) of a message's audience positions lo..hi-1 that its segment keeps (when
-    segment_base: mix(segment_base ^ r) % 1000 < segment_share) and whose send outcome roll is at least
-    kept_from (mix(outcome_base ^ r) % 10_000): World.audience and World.send_outcome on arrays."""
+
+def audience_rolls(size: int, a: int, b: int, offset: int, lo: int, hi: int, segment_base: int, segment_share: int,
+                   outcome_base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions, recipients, send outcome rolls) of a message's audience positions lo..hi-1 that its
+    segment keeps (when segment_base: mix(segment_base ^ r) % 1000 < segment_share), the roll being
+    mix(outcome_base ^ r) % 10_000: World.audience and World.send_outcome's roll on uint64 arrays."""
     np = _numpy()
     _U = np.uint64
     pos = np.arange(lo, hi, dtype=np.uint64)
     r = ((_U(offset) + pos) % _U(size) * _U(a) + _U(b)) % _U(size)  # < size**2: exact below 2**64
-    keep = _mix(r ^ _U(outcome_base & 0xFFFFFFFFFFFFFFFF)) % _U(10_000) >= _U(kept_from)
     if segment_base:
-        keep &= _mix(r ^ _U(segment_base & 0xFFFFFFFFFFFFFFFF)) % _U(1000) < _U(segment_share)
-    return pos[keep].tolist(), r[keep].tolist()
+        kept = _mix(r ^ _U(segment_base & 0xFFFFFFFFFFFFFFFF)) % _U(1000) < _U(segment_share)
+        pos, r = pos[kept], r[kept]
+    return pos, r, _mix(r ^ _U(outcome_base & 0xFFFFFFFFFFFFFFFF)) % _U(10_000)

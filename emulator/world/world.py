@@ -289,6 +289,15 @@ class World:
             if mix(base ^ r) % 1000 < share:
                 yield pos, r
 
+    def audience_rolls(self, msg: Message, wave: Wave):
+        """(positions, recipients, rolls) as numpy arrays: the wave's audience as `audience` lists it, and
+        the roll `send_outcome` decides on for each (vector.audience_rolls)."""
+        segment = msg.segment_id
+        return vector.audience_rolls(
+            self.size, self._perm_a, self._perm_b, self.lists_by_id[msg.list_id].offset, wave.lo, wave.hi,
+            self._prefix(20, segment) if segment else 0, self.segments_by_id[segment].share_permille if segment else 0,
+            self._prefix(40, msg.id))
+
     def send_outcome(self, msg: Message, recipient: int) -> tuple[str, int]:
         """(dropped | invalid | bounced | delivered, bounce code): a pure function of message and recipient."""
         x = mix(self._prefix(40, msg.id) ^ (recipient & MASK))
@@ -393,18 +402,14 @@ class World:
         for d in range(day - (ENGAGEMENT_HOURS // 24) - 1, day + 1):
             for msg in self.messages_on(d):
                 mid, channel = msg.id, msg.channel
-                segment = msg.segment_id
                 for wave in msg.waves:
                     if wave.hour != hour:
                         continue
                     # audience and send_outcome (neither dropped nor invalid) on arrays: 2.8 -> 1.4 us a send
-                    positions, recipients = vector.kept_audience(
-                        self.size, self._perm_a, self._perm_b, self.lists_by_id[msg.list_id].offset, wave.lo,
-                        wave.hi, self._prefix(20, segment) if segment else 0,
-                        self.segments_by_id[segment].share_permille if segment else 0, self._prefix(40, mid),
-                        DROP_BP + INVALID_BP)
+                    positions, recipients, rolls = self.audience_rolls(msg, wave)
+                    kept = rolls >= DROP_BP + INVALID_BP
                     start, step, variation = wave.start_ms - wave.lo * wave.step_ms, wave.step_ms, wave.variation
-                    for pos, r in zip(positions, recipients):
+                    for pos, r in zip(positions[kept].tolist(), recipients[kept].tolist()):
                         append(_new_tuple(Event, (start + pos * step, sent, mid, r, 0, 0, channel, variation, -1, "",
                                                   "", 0, "", 0, 0, False)))
         out.sort(key=_SHARD_ORDER)
@@ -585,14 +590,13 @@ class _ShardBuilder:
         end1 = self.end - 1
         mid, channel, variation = msg.id, msg.channel, wave.variation
         start, lo, step = wave.start_ms, wave.lo, wave.step_ms
-        base = w._prefix(40, mid)  # send_outcome's hash, inlined below
         failed = DROP_BP + INVALID_BP + msg.bounce_bp
         sent, delivered = m.SENT, m.DELIVERED
-        for pos, r in w.audience(msg, lo, wave.hi):
-            x = ((base ^ r) + 0x9E3779B97F4A7C15) & MASK  # mix(base ^ r), inlined
-            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
-            if (x ^ (x >> 31)) % 10_000 < failed:
+        # audience and send_outcome's roll on arrays (vector.audience_rolls): a day at scale 12, 1.43 -> 1.16 us an
+        # event (at scale 1, with smaller lists, the same)
+        positions, recipients, rolls = (array.tolist() for array in w.audience_rolls(msg, wave))
+        for pos, r, roll in zip(positions, recipients, rolls):
+            if roll < failed:
                 self.send(msg, wave, pos, r)
                 continue
             sent_ms = start + (pos - lo) * step
