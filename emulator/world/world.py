@@ -21,6 +21,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import cache, lru_cache
 from itertools import pairwise
@@ -99,7 +100,6 @@ class World:
         self.lists_by_id = {lst.id: lst for lst in cat.lists}
         self.segments_by_id = {seg.id: seg for seg in cat.segments}
         self.recipient = lru_cache(maxsize=RECIPIENT_CACHE)(self._recipient)
-        self.recipients_built = False  # all of them, in the cache (before rendering processes are forked)
         self.messages_on = lru_cache(maxsize=256)(self._messages_on)
         # Exports look a message up per row: a C-level cache hit instead of a Python method call.
         self.message = lru_cache(maxsize=4096)(self._message)
@@ -114,6 +114,14 @@ class World:
         self._prefix = lru_cache(maxsize=4096)(lambda kind, key: h(seed, kind, key))
         self.tags_by_id = {tag.id: tag for tag in cat.tags}
         self._recipient_kinds = tuple(h(seed, k) for k in (10, 11, 12, 13, 14))
+        # Every recipient built with the catalogue when they all fit the recipient cache (scale 13 and below):
+        # an export meets most of them, and they were a third of a cold export's time (Netcore 6,800 rows at
+        # scale 1: 5,000 recipients, 27 of 55 ms); rendering processes forked for an export inherit them
+        # instead of each building them again (scale 12: 0.5 s of each one's 1.3 s).
+        if self.size <= RECIPIENT_CACHE:
+            with _gc_paused():
+                for i in range(self.size):
+                    self.recipient(i)
 
     # --- recipients ------------------------------------------------------------------------
     def _recipient(self, i: int) -> Recipient:
@@ -384,13 +392,8 @@ class World:
         # The builder makes no reference cycles, so the cyclic GC has nothing to find in it, yet its
         # passes over the new events cost 40% of generation with shards cached (scale 12 day: 0.86-1.7 s
         # with it, 0.45 s without): it is paused while one shard is built.
-        gc_was_on = gc.isenabled()
-        gc.disable()
-        try:
+        with _gc_paused():
             return self._build_shard(hour)
-        finally:
-            if gc_was_on:
-                gc.enable()
 
     def _sent_shard(self, hour: int) -> tuple[Event, ...]:
         """The SENT events of `_shard(hour)`, seq and source_ts 0: built as `_build_shard` visits the waves
@@ -498,19 +501,6 @@ _CACHES: weakref.WeakSet[_EventBudgetCache] = weakref.WeakSet()
 os.register_at_fork(after_in_child=lambda: [cache._after_fork() for cache in list(_CACHES)])
 
 
-@parallel.before_forking
-def _build_recipients() -> None:
-    """Every recipient of each world built here, once per process, before rendering processes are forked:
-    each of them meets most recipients, and would build them again and throw them away (ExpertSender heavy
-    day at scale 12, two processes: 52,000 recipients built twice per export, 0.5 s of each one's 1.3 s).
-    Only for worlds whose recipients all fit the recipient cache (scale 13 and below)."""
-    for world in list(_WORLDS.values()):
-        if not world.recipients_built and world.size <= RECIPIENT_CACHE:
-            for i in range(world.size):
-                world.recipient(i)
-            world.recipients_built = True
-
-
 @parallel.in_children
 def _one_pass() -> None:
     """A rendering process (emulator.parallel) renders each hour once: each world gets a shard cache of the
@@ -521,6 +511,18 @@ def _one_pass() -> None:
     for world in _WORLDS.values():
         world._inherited_caches = (world.shard, world.shard_of, world._cache)
         world._use_shard_cache(_EventBudgetCache(0, inherited=world._cache))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while acyclic tuples are built by the hundred thousand."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _ts(event: Event) -> int:
