@@ -20,12 +20,13 @@ import random
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import cache, lru_cache
 from itertools import pairwise
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from .. import parallel
 from . import model as m
@@ -33,7 +34,10 @@ from . import vector
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
 from .hashing import MASK, alnum, h, mix, uuid_at
 from .model import Event, Link, Message, Recipient, Variation, Wave
-from .vector import uuid_pairs, uuid_range
+from .vector import uuid_range
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -99,7 +103,6 @@ class World:
         self._perm_b = h(seed, 2) % self.size
         self.lists_by_id = {lst.id: lst for lst in cat.lists}
         self.segments_by_id = {seg.id: seg for seg in cat.segments}
-        self.recipient = lru_cache(maxsize=RECIPIENT_CACHE)(self._recipient)
         self.messages_on = lru_cache(maxsize=256)(self._messages_on)
         # Exports look a message up per row: a C-level cache hit instead of a Python method call.
         self.message = lru_cache(maxsize=4096)(self._message)
@@ -108,7 +111,7 @@ class World:
         # a cache of 18 shards grew the worker by 70 MB, this one by under 50).
         self._use_shard_cache(_EventBudgetCache(SHARD_CACHE_EVENTS))
         self._hour_base = lru_cache(maxsize=4096)(lambda hour: h(seed, 60, hour))
-        self._message_base = lru_cache(maxsize=4096)(lambda message_id: h(seed, 61, message_id))
+        self.message_base = lru_cache(maxsize=4096)(lambda message_id: h(seed, 61, message_id))  # message_guid's
         # h(seed, k, id, r) == mix(h(seed, k, id) ^ r): per-message and per-segment prefixes are cached,
         # so a per-recipient choice costs one mix instead of four (5 days: 1.07 -> 0.80 s profiled).
         self._prefix = lru_cache(maxsize=4096)(lambda kind, key: h(seed, kind, key))
@@ -117,11 +120,14 @@ class World:
         # Every recipient built with the catalogue when they all fit the recipient cache (scale 13 and below):
         # an export meets most of them, and they were a third of a cold export's time (Netcore 6,800 rows at
         # scale 1: 5,000 recipients, 27 of 55 ms); rendering processes forked for an export inherit them
-        # instead of each building them again (scale 12: 0.5 s of each one's 1.3 s).
+        # instead of each building them again (scale 12: 0.5 s of each one's 1.3 s). A row then looks its
+        # recipient up in a tuple, without the LRU's bookkeeping. Beyond, recipients are built as met.
+        self.recipient: Callable[[int], Recipient]
         if self.size <= RECIPIENT_CACHE:
             with _gc_paused():
-                for i in range(self.size):
-                    self.recipient(i)
+                self.recipient = tuple(map(self._recipient, range(self.size))).__getitem__
+        else:
+            self.recipient = lru_cache(maxsize=RECIPIENT_CACHE)(self._recipient)
 
     # --- recipients ------------------------------------------------------------------------
     def _recipient(self, i: int) -> Recipient:
@@ -333,12 +339,15 @@ class World:
 
     def message_guid(self, message_id: int, recipient: int) -> str:
         """The GUID of one sent message (one message to one recipient)."""
-        return uuid_at(self._message_base(message_id), recipient)
+        return uuid_at(self.message_base(message_id), recipient)
 
-    def message_guids_hex(self, sent: list[tuple[int, int]]) -> str:
-        """message_guid of many (message id, recipient) pairs at once (vector.py), without dashes: pair k is
-        [32 k, 32 k + 32)."""
-        return uuid_pairs([self._message_base(mid) for mid, _ in sent], [r for _, r in sent], dashes=False)
+    def message_guids_hex(self, message_ids: np.ndarray, recipients: np.ndarray) -> str:
+        """message_guid of each (message id, recipient) pair of two int64 arrays at once (vector.py), without
+        dashes: pair k is [32 k, 32 k + 32)."""
+        np = vector._numpy()
+        unique, inverse = np.unique(message_ids, return_inverse=True)
+        bases = np.array([self.message_base(mid) for mid in unique.tolist()], dtype=np.uint64)
+        return vector.uuids(bases[inverse] ^ recipients.astype(np.uint64), dashes=False)
 
     def location(self, event: Event) -> str:
         """ISO 3166-1 alpha-2 country of an open or click: the recipient's country."""

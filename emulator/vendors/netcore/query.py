@@ -59,8 +59,11 @@ def trid(event: Event) -> int:
     return trid_of(event.message_id, event.recipient)
 
 
+TRID_FACTOR = 10_000_000
+
+
 def trid_of(message_id: int, recipient: int) -> int:
-    return message_id * 10_000_000 + recipient
+    return message_id * TRID_FACTOR + recipient
 
 
 def message_id(core: Core, event: Event) -> str:
