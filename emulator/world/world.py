@@ -303,12 +303,12 @@ class World:
             if mix(base ^ r) % 1000 < share:
                 yield pos, r
 
-    def audience_rolls(self, msg: Message, wave: Wave):
-        """(positions, recipients, rolls) as numpy arrays: the wave's audience as `audience` lists it, and
+    def audience_rolls(self, msg: Message, lo: int, hi: int):
+        """(positions, recipients, rolls) as numpy arrays: the audience `audience(msg, lo, hi)` lists, and
         the roll `send_outcome` decides on for each (vector.audience_rolls)."""
         segment = msg.segment_id
         return vector.audience_rolls(
-            self.size, self._perm_a, self._perm_b, self.lists_by_id[msg.list_id].offset, wave.lo, wave.hi,
+            self.size, self._perm_a, self._perm_b, self.lists_by_id[msg.list_id].offset, lo, hi,
             self._prefix(20, segment) if segment else 0, self.segments_by_id[segment].share_permille if segment else 0,
             self._prefix(40, msg.id))
 
@@ -370,12 +370,45 @@ class World:
         source_ts 0: for a reader that needs neither (ExpertSender Sends). Which recipients a message is sent
         to and when are hashes of the message and the recipient, so these events need none of the hour's
         random draws, which every other event of the hour shares (a heavy day at scale 12: 121,000 sends of
-        280,000 events)."""
+        280,000 events). A whole hour's are cached; part of an hour's is built alone (see send_windows)."""
         for hour in range(start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS + 1):
-            shard = self.sent_shard(hour)
-            lo = 0 if start_ms <= hour * HOUR_MS else bisect.bisect_left(shard, start_ms, key=_ts)
-            hi = len(shard) if end_ms >= (hour + 1) * HOUR_MS else bisect.bisect_left(shard, end_ms, key=_ts)
-            yield from shard[lo:hi] if lo or hi < len(shard) else shard
+            whole_start, whole_end = start_ms <= hour * HOUR_MS, end_ms >= (hour + 1) * HOUR_MS
+            if whole_start and whole_end:
+                yield from self.sent_shard(hour)
+            else:  # as `events` cuts a shard: from start_ms on, and before end_ms unless the hour ends first
+                yield from self._sent_shard(hour, None if whole_start else start_ms, None if whole_end else end_ms)
+
+    def send_windows(self, start_ms: int, end_ms: int, most: int) -> list[tuple[int, int]]:
+        """hour_windows(start_ms, end_ms), an hour whose waves send to more than `most` cut into pieces of
+        about `most` sends each: the blocks of a big Sends export, so that one busy hour does not keep one
+        rendering process at work while the other waits (a day at scale 120: 347,000 of its 1M sends in one
+        hour)."""
+        out = []
+        for lo, hi in hour_windows(start_ms, end_ms):
+            waves = self._waves_of(lo // HOUR_MS)
+            to_end = hi == (lo // HOUR_MS + 1) * HOUR_MS  # the hour's end: sends spilling past it are the hour's
+
+            def sends_before(t: int, waves=waves) -> int:  # audience positions sent before t
+                return sum(min(wave.hi - wave.lo, max(0, -(-(t - wave.start_ms) // wave.step_ms)))
+                           for _, wave in waves)
+
+            before_lo = sends_before(lo)
+            total = sum(wave.hi - wave.lo for _, wave in waves) if to_end else sends_before(hi)
+            pieces = max(1, math.ceil((total - before_lo) / most))
+            cuts = [lo]
+            for j in range(1, pieces):
+                target = before_lo + (total - before_lo) * j // pieces
+                t = bisect.bisect_left(range(lo, hi), target, key=sends_before) + lo
+                if cuts[-1] < t < hi:
+                    cuts.append(t)
+            out.extend(pairwise([*cuts, hi]))
+        return out
+
+    def _waves_of(self, hour: int) -> list[tuple[Message, Wave]]:
+        """The waves that start sending in `hour`, in the order `_build_shard` visits them."""
+        day = hour // 24
+        return [(msg, wave) for d in range(day - (ENGAGEMENT_HOURS // 24) - 1, day + 1)
+                for msg in self.messages_on(d) for wave in msg.waves if wave.hour == hour]
 
     def _use_shard_cache(self, cache: _EventBudgetCache) -> None:
         """Shards and their per-type views through `cache`."""
@@ -404,26 +437,26 @@ class World:
         with _gc_paused():
             return self._build_shard(hour)
 
-    def _sent_shard(self, hour: int) -> tuple[Event, ...]:
-        """The SENT events of `_shard(hour)`, seq and source_ts 0: built as `_build_shard` visits the waves
-        sent in the hour and as `_ShardBuilder.send` decides (a send neither dropped nor invalid is SENT at
-        its wave's pace), sorted as the shard is, so that ties keep the shard's order."""
+    def _sent_shard(self, hour: int, from_ms: int | None = None, before_ms: int | None = None) -> tuple[Event, ...]:
+        """The SENT events of `_shard(hour)` (those from from_ms on and before before_ms, when given), seq and
+        source_ts 0: built as `_build_shard` visits the waves sent in the hour and as `_ShardBuilder.send`
+        decides (a send neither dropped nor invalid is SENT at its wave's pace), sorted as the shard is, so
+        that ties keep the shard's order."""
         out: list[Event] = []
         append, sent = out.append, m.SENT
-        day = hour // 24
-        for d in range(day - (ENGAGEMENT_HOURS // 24) - 1, day + 1):
-            for msg in self.messages_on(d):
-                mid, channel = msg.id, msg.channel
-                for wave in msg.waves:
-                    if wave.hour != hour:
-                        continue
-                    # audience and send_outcome (neither dropped nor invalid) on arrays: 2.8 -> 1.4 us a send
-                    positions, recipients, rolls = self.audience_rolls(msg, wave)
-                    kept = rolls >= DROP_BP + INVALID_BP
-                    start, step, variation = wave.start_ms - wave.lo * wave.step_ms, wave.step_ms, wave.variation
-                    for pos, r in zip(positions[kept].tolist(), recipients[kept].tolist()):
-                        append(_new_tuple(Event, (start + pos * step, sent, mid, r, 0, 0, channel, variation, -1, "",
-                                                  "", 0, "", 0, 0, False)))
+        for msg, wave in self._waves_of(hour):
+            base, step = wave.start_ms - wave.lo * wave.step_ms, wave.step_ms  # position p is sent at base + p step
+            lo = wave.lo if from_ms is None else max(wave.lo, -(-(from_ms - base) // step))
+            hi = wave.hi if before_ms is None else min(wave.hi, -(-(before_ms - base) // step))
+            if lo >= hi:
+                continue
+            # audience and send_outcome (neither dropped nor invalid) on arrays: 2.8 -> 1.4 us a send
+            positions, recipients, rolls = self.audience_rolls(msg, lo, hi)
+            kept = rolls >= DROP_BP + INVALID_BP
+            mid, channel, variation = msg.id, msg.channel, wave.variation
+            for pos, r in zip(positions[kept].tolist(), recipients[kept].tolist()):
+                append(_new_tuple(Event, (base + pos * step, sent, mid, r, 0, 0, channel, variation, -1, "", "", 0, "",
+                                          0, 0, False)))
         out.sort(key=_SHARD_ORDER)
         return tuple(out)
 
@@ -605,7 +638,7 @@ class _ShardBuilder:
         sent, delivered = m.SENT, m.DELIVERED
         # audience and send_outcome's roll on arrays (vector.audience_rolls): a day at scale 12, 1.43 -> 1.16 us an
         # event (at scale 1, with smaller lists, the same)
-        positions, recipients, rolls = (array.tolist() for array in w.audience_rolls(msg, wave))
+        positions, recipients, rolls = (array.tolist() for array in w.audience_rolls(msg, lo, wave.hi))
         for pos, r, roll in zip(positions, recipients, rolls):
             if roll < failed:
                 self.send(msg, wave, pos, r)

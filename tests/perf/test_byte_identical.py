@@ -19,6 +19,7 @@ from emulator import parallel
 from emulator.app import create_app
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
 from emulator.vendors.apsis import profile_json
+from emulator.vendors.expertsender import views as expertsender_views
 
 NOW = datetime(2026, 3, 10, 12, 0, 5, tzinfo=UTC)
 ES_TYPES = ("Subscriptions", "Confirmations", "Sends", "Opens", "Clicks", "Complaints", "Removals", "Bounces",
@@ -41,7 +42,8 @@ def _digest(body: bytes) -> str:
 @pytest.fixture(scope="module", params=["in-process", "forked"])
 def client(request, tmp_path_factory):
     """The app as it renders small exports (in-process), and as it renders big ones (emulator.parallel: two
-    forked processes, every export cut into blocks, the profile export into several passes)."""
+    forked processes, every export cut into blocks, send hours into pieces, the profile export into several
+    passes)."""
     forked = request.param == "forked"
     forks: list[int] = []
     with pytest.MonkeyPatch.context() as mp:
@@ -54,6 +56,7 @@ def client(request, tmp_path_factory):
 
             mp.setattr(parallel, "MIN_WORK", 0)
             mp.setattr(profile_json, "EVENTS_PER_PASS", 3_000)
+            mp.setattr(expertsender_views, "SEND_BLOCK", 300)  # send hours cut into pieces
             mp.setattr(os, "fork", counted_fork)
         app = create_app(Settings(state_dir=str(tmp_path_factory.mktemp("state")), seed=42, scale=0.5,
                                   export_processes=2 if forked else 1))

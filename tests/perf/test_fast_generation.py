@@ -102,3 +102,19 @@ def test_contact_is_the_recipients_contact_columns(seed, scale):
     for i in range(0, world.size, 7):
         person = world._recipient(i)
         assert world.contact(i) == (person.email, person.phone, person.custom_id)
+
+
+def test_send_windows_cut_busy_hours_into_pieces_that_add_up():
+    """A big Sends export is rendered in pieces of about `most` sends (World.send_windows): the pieces tile
+    the window, busy hours are cut, and their sends are the window's, in order."""
+    from itertools import pairwise
+
+    world = World(42, 1.0)
+    lo, hi = Y2026_03_08 + 1234, Y2026_03_08 + 24 * HOUR_MS - 5
+    windows = world.send_windows(lo, hi, 300)
+    assert windows[0][0] == lo and windows[-1][1] == hi
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in pairwise(windows))
+    assert len(windows) > 24 + 5, "send hours are cut"
+    pieces = [list(world.sent_events(a, b)) for a, b in windows]
+    assert [e for piece in pieces for e in piece] == list(world.sent_events(lo, hi))
+    assert max(map(len, pieces)) <= 330

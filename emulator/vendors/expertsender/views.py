@@ -22,6 +22,9 @@ from .columns import FLAGS, SYSTEM_TAGS, TAG_TYPES
 from .params import BadRequest, check
 from .xml import data_response
 
+# Sends per block of a Sends export rendered on several cores (a day at scale 120 in hours: 4.9 s, in blocks of
+# 20,000 sends: 3.5 s; one hour holds a third of its sends).
+SEND_BLOCK = 20_000
 INVALID_KEY = "Supplied API key is invalid."  # ExpertSender notes: 403 for a wrong API key
 
 
@@ -50,8 +53,10 @@ def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None
     if query is not None:
         world, zone = c.world, tz()
         start, end = window(query, zone)
-        processes, parts = plan(settings.render_processes, world.export_work(start, end),
-                                hour_windows(start, end), (start, end))
+        # Blocks of an hour, or for Sends of SEND_BLOCK sends at most: a send hour of a big world holds most of a day
+        blocks = (world.send_windows(start, end, SEND_BLOCK) if query.activity == "Sends"
+                  else hour_windows(start, end))
+        processes, parts = plan(settings.render_processes, world.export_work(start, end), blocks, (start, end))
         chunks = coalesce(csv_blocks(header, parts, lambda part: lines(world, query, zone, part), processes,
                                      line_end=line_end, bom=bom))
     else:
