@@ -106,42 +106,40 @@ class Store:
 
     # --- key/value ---------------------------------------------------------------------------
     def begin_request(self) -> None:
-        """From here to end_request, each key is read once: a request sees one state of the clock and the
-        scenario (a status request read the clock offset four times: 8 us a read)."""
-        self._local.memo = {}
+        """From here to end_request, the key/value table (a clock offset and a scenario) is read once, whole,
+        in one statement: a request sees one state of it, and its own writes (a status request read the clock
+        offset four times, 8 us a read, and the scenario once more). A value got is shared within the
+        request: never change it in place."""
+        self._local.memo = {row[0]: json.loads(row[1]) for row in self._all("SELECT key, value FROM kv")}
 
     def end_request(self) -> None:
         self._local.memo = None
 
+    def _memo(self) -> dict[str, Any] | None:
+        return getattr(self._local, "memo", None)
+
     def get(self, key: str, default: Any = None) -> Any:
-        memo = getattr(self._local, "memo", None)
-        if memo is not None and key in memo:
-            value = memo[key]
-        else:
-            row = self._one("SELECT value FROM kv WHERE key = ?", (key,))
-            value = row[0] if row else None
-            if memo is not None:
-                memo[key] = value
-        return json.loads(value) if value is not None else default
+        memo = self._memo()
+        if memo is not None:
+            return memo.get(key, default)
+        row = self._one("SELECT value FROM kv WHERE key = ?", (key,))
+        return json.loads(row[0]) if row else default
 
     def put(self, key: str, value: Any) -> None:
-        self._forget(key)
+        text = json.dumps(value)
         self._do(
             "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, json.dumps(value)),
+            (key, text),
         )
+        memo = self._memo()
+        if memo is not None:
+            memo[key] = json.loads(text)  # as stored, and not the caller's object
 
     def delete(self, key: str) -> None:
-        self._forget(key)
         self._do("DELETE FROM kv WHERE key = ?", (key,))
-
-    def _forget(self, key: str | None = None) -> None:
-        memo = getattr(self._local, "memo", None)
+        memo = self._memo()
         if memo is not None:
-            if key is None:
-                memo.clear()
-            else:
-                memo.pop(key, None)
+            memo.pop(key, None)
 
     # --- counters ----------------------------------------------------------------------------
     def incr(self, key: str, by: int = 1) -> int:
@@ -218,7 +216,6 @@ class Store:
     def reset(self, keep: Iterable[str] = ()) -> None:
         """Drop jobs, counters and journal, and every key but those in `keep`."""
         keep = list(keep)
-        self._forget()
         conn = self._conn()
         self._do("BEGIN IMMEDIATE")
         try:
@@ -230,6 +227,10 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        memo = self._memo()
+        if memo is not None:
+            for key in [key for key in memo if key not in keep]:
+                del memo[key]
 
 
 def _job(row: sqlite3.Row) -> dict[str, Any]:

@@ -68,3 +68,14 @@ def test_a_request_sees_one_state_and_its_own_writes(tmp_path):
     assert worker.get("scenario", "none") == "none"
     worker.end_request()
     assert worker.get("clock_offset") == 2.0  # the next request reads anew
+
+
+def test_a_reset_within_a_request_is_seen_by_it(tmp_path):
+    store = Store(str(tmp_path / "emulator.db"))
+    store.put("clock_offset", 1.0)
+    store.put("scenario", {"names": ["flaky"]})
+    store.begin_request()
+    store.reset(keep=["clock_offset"])
+    assert store.get("clock_offset") == 1.0 and store.get("scenario") is None
+    store.end_request()
+    assert store.get("clock_offset") == 1.0 and store.get("scenario") is None
