@@ -26,8 +26,8 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 EXPORT_NOTE = (
     "Each export as a client gets it (token, request, virtual clock moved, status), timing the download only. "
-    "`cold`: a new world of the seed (its catalogue built, as by the first request of a seed, measured under "
-    "Start-up) whose recipients and hour shards are generated while the file streams; `warm`: the same "
+    "`cold`: a new world of the seed (its catalogue and recipients built, as by the first request of a seed, "
+    "measured under Start-up) whose hour shards are generated while the file streams; `warm`: the same "
     "request again with the shards cached (beyond the shard cache, about three days at scale 1, that is "
     "cold again). zlib-6 ratio: seconds Python's zlib needs at level 6 for the same uncompressed "
     "bytes, over the seconds the export took (>= 0.5: at most twice zlib's time). Each figure is the fastest "

@@ -87,6 +87,7 @@ def bounce_kind(code: int) -> str:
 
 class World:
     CONTACT_FIELDS = ("email", "phone", "custom_id")  # of `contact`
+
     def __init__(self, seed: int, scale: float = 1.0):
         self.seed = seed
         self.scale = scale
