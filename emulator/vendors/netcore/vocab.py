@@ -64,12 +64,14 @@ def status_of(event: Event) -> str | None:
     """
     if event.duplicate or event.channel != EMAIL or event.message_id == 0:
         return None
-    if event.type == BOUNCED:
-        # bounce_kind: hard, soft or transient; Netcore knows only hard and soft, so transient is soft.
-        return HARDBOUNCE if bounce_kind(event.bounce_code) == "hard" else SOFTBOUNCE
-    if event.type == UNSUBSCRIBED:
-        return UNSUBSCRIBE if event.reason == "Subscriber" else None
-    return _SIMPLE.get(event.type)
+    status = _SIMPLE.get(event.type)  # the common case first: a status by type alone
+    if status is None:
+        if event.type == BOUNCED:
+            # bounce_kind: hard, soft or transient; Netcore knows only hard and soft, so transient is soft.
+            return HARDBOUNCE if bounce_kind(event.bounce_code) == "hard" else SOFTBOUNCE
+        if event.type == UNSUBSCRIBED:
+            return UNSUBSCRIBE if event.reason == "Subscriber" else None
+    return status
 
 
 def statuses_for(values: list[str] | None) -> frozenset[str]:
