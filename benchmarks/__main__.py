@@ -31,7 +31,7 @@ EXPORT_NOTE = (
     "request again with the shards cached (beyond the shard cache, about three days at scale 1, that is "
     "cold again). zlib-6 ratio: seconds Python's zlib needs at level 6 for the same uncompressed "
     "bytes, over the seconds the export took (>= 0.5: at most twice zlib's time). Each figure is the fastest "
-    "of three runs (one for the million-row cases), and zlib's the fastest of as many. `processes`: 1 when "
+    "of five runs (one for the million-row cases), and zlib's the fastest of as many. `processes`: 1 when "
     "the export was rendered in the worker, else the forked processes rendering it at a time.\n\n")
 MEMORY_NOTE = (
     "One server (one worker) streams APSIS exports of growing windows in turn. An export big enough is "

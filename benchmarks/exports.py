@@ -170,7 +170,7 @@ def _rows(body: bytes, how: str) -> int:
     return max(0, body.count(b"\n") - 1)
 
 
-REPEATS = 3  # best of three for the 10k and 100k cases (this machine's speed wanders by a third between runs)
+REPEATS = 5  # best of five for the 10k and 100k cases (this machine's speed wanders by a third between runs)
 
 
 def run(full: bool = False) -> list[Result]:
