@@ -70,13 +70,6 @@ def uuid_range(base: int, first: int, count: int) -> str:
     return uuids(np.arange(first, first + count, dtype=np.uint64) ^ np.uint64(base & 0xFFFFFFFFFFFFFFFF))
 
 
-def uuid_pairs(bases: list[int], numbers: list[int], dashes: bool = True) -> str:
-    """uuid_at(bases[i], numbers[i]) for every i, concatenated (see `uuids`)."""
-    np = _numpy()
-    return uuids(np.array(bases, dtype=np.uint64) ^ np.array(numbers, dtype=np.uint64), dashes)
-
-
-
 def audience_rolls(size: int, a: int, b: int, offset: int, lo: int, hi: int, segment_base: int, segment_share: int,
                    outcome_base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions, recipients, send outcome rolls) of a message's audience positions lo..hi-1 that its
