@@ -405,11 +405,18 @@ class World:
             out.extend(pairwise([*cuts, hi]))
         return out
 
+    def _recent_waves(self, hour: int) -> Iterator[tuple[Message, Wave]]:
+        """The waves of the messages whose events can fall in `hour` (those of its day and the days before,
+        within ENGAGEMENT_HOURS), in the order a shard is built from them."""
+        day = hour // 24
+        for d in range(day - (ENGAGEMENT_HOURS // 24) - 1, day + 1):
+            for msg in self.messages_on(d):
+                for wave in msg.waves:
+                    yield msg, wave
+
     def _waves_of(self, hour: int) -> list[tuple[Message, Wave]]:
         """The waves that start sending in `hour`, in the order `_build_shard` visits them."""
-        day = hour // 24
-        return [(msg, wave) for d in range(day - (ENGAGEMENT_HOURS // 24) - 1, day + 1)
-                for msg in self.messages_on(d) for wave in msg.waves if wave.hour == hour]
+        return [(msg, wave) for msg, wave in self._recent_waves(hour) if wave.hour == hour]
 
     def _use_shard_cache(self, cache: _EventBudgetCache) -> None:
         """Shards and their per-type views through `cache`."""
@@ -463,15 +470,12 @@ class World:
 
     def _build_shard(self, hour: int) -> tuple[Event, ...]:
         gen = _ShardBuilder(self, hour)
-        day = hour // 24
-        for d in range(day - (ENGAGEMENT_HOURS // 24) - 1, day + 1):
-            for msg in self.messages_on(d):
-                for wave in msg.waves:
-                    k = hour - wave.hour
-                    if k == 0:
-                        gen.sends(msg, wave)
-                    if 0 <= k < ENGAGEMENT_HOURS:
-                        gen.engagement(msg, wave, k)
+        for msg, wave in self._recent_waves(hour):
+            k = hour - wave.hour
+            if k == 0:
+                gen.sends(msg, wave)
+            if 0 <= k < ENGAGEMENT_HOURS:
+                gen.engagement(msg, wave, k)
         gen.list_activity()
         return gen.finish()
 
