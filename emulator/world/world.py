@@ -97,8 +97,6 @@ class World:
         self._first_slugs = [tuple(slug(n, "anna") for n in names) for names in cat.first_names]
         self._last_slugs = [tuple(slug(n, "nowak") for n in names) for names in cat.last_names]
         self._locale_cum = list(_cumulative(cat.locale_weights))
-        self._first_counts = [len(names) for names in cat.first_names]
-        self._last_counts = [len(names) for names in cat.last_names]
         # Recipients are visited in a seeded permuted order: lists are ranges of that order.
         self._perm_a = _coprime(self.size, 1 + h(seed, 1) % self.size)
         self._perm_b = h(seed, 2) % self.size
@@ -184,7 +182,8 @@ class World:
         x = mix(kinds[0] ^ i64)
         z = mix(kinds[2] ^ i64)
         loc = bisect.bisect_right(self._locale_cum, x % self._locale_cum[-1])
-        return self._contact(i, x, z, loc, (x >> 8) % self._first_counts[loc], (x >> 20) % self._last_counts[loc])
+        fi, li = (x >> 8) % len(self.catalog.first_names[loc]), (x >> 20) % len(self.catalog.last_names[loc])
+        return self._contact(i, x, z, loc, fi, li)
 
     def profile_key(self, i: int) -> str:
         """A recipient's APSIS profile export key: kept out of Recipient, which every export builds and only
