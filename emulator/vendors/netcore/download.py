@@ -22,7 +22,7 @@ from ...world import HOUR_MS
 from ...writers import coalesce, gzip_stream
 from .checks import checked
 from .errors import NetcoreError
-from .query import Query, hours, rows
+from .query import Query, hour_rows, hours
 from .records import CSV_HEADER, csv_lines, local_time
 from .views import v6_query
 
@@ -113,7 +113,7 @@ def file(request_id: str) -> Response:
     in_file = hours(c, q, until)
     processes, blocks = plan(c.settings.render_processes, work, [[hour] for hour in in_file], in_file)
     chunks = coalesce(csv_blocks(CSV_HEADER, blocks,
-                                 lambda part: csv_lines(c, rows(c, q, until, only_hours=part)), processes))
+                                 lambda part: csv_lines(c, hour_rows(c, q, until, part)), processes))
     name = f"netcore-logs-{job.id}.csv"
     if job.request.get("compression") == "gzip":
         return Response(gzip_stream(chunks, c.settings.gzip_level), content_type="application/gzip",
