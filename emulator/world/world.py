@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import cache, lru_cache
 from itertools import pairwise
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
 from .. import parallel
@@ -336,6 +336,12 @@ class World:
     def correlation_ids(self, hour: int) -> str:
         """The correlation ids of an hour's events at once (vector.py): seq s is [36 (s - 1), 36 s)."""
         return uuid_range(self._hour_base(hour), 1, len(self.shard(hour)))
+
+    def correlation_ids_of(self, events: list[Event]) -> str:
+        """correlation_id of each event at once (vector.py): event k's is [36 k, 36 k + 36)."""
+        np = vector._numpy()
+        bases = np.fromiter((self._hour_base(event.ts // HOUR_MS) for event in events), np.uint64, len(events))
+        return vector.uuids(bases ^ np.fromiter(map(_SEQ, events), np.uint64, len(events)))
 
     def message_guid(self, message_id: int, recipient: int) -> str:
         """The GUID of one sent message (one message to one recipient)."""
@@ -808,6 +814,7 @@ class _ShardBuilder:
 # with every event and a duplicate follows its original. An int key instead of the (ts, seq, duplicate)
 # tuple: sorting 67k events 77 -> 4 ms (it was a third of generation).
 _SHARD_ORDER = itemgetter(0)
+_SEQ = attrgetter("seq")
 _new_tuple = tuple.__new__
 
 

@@ -68,20 +68,20 @@ def _events_by_profile(acc: Account, request: dict[str, Any], lo: int, hi: int) 
     """Requested events of recipients lo..hi in the window, grouped by recipient, in time order."""
     type_ids = {canonical: acc.event_type_of(canonical).version_id for canonical in request["events"]}
     segment = next((s for s in acc.cat.segments if s.id == request["segment_id"]), None)
+    picked = [(event, msg) for event, msg in acc.email_events(request["start_ms"], request["until_ms"],
+                                                              frozenset(type_ids), None, segment)
+              if lo <= event.recipient <= hi]
+    # Correlation ids all at once (numpy; a retry repeats its event's, seed 2): 52k events, 0.44 -> 0.37 s.
+    ids = acc.world.correlation_ids_of([event for event, _ in picked])
     out: dict[int, list[dict]] = defaultdict(list)
-    for event, msg in acc.email_events(
-        request["start_ms"], request["until_ms"], frozenset(type_ids), None, segment
-    ):
-        if lo <= event.recipient <= hi:
-            out[event.recipient].append(
-                {
-                    "correlationId": acc.world.correlation_id(event),  # may repeat after a retry (seed 2)
-                    "sourceEventTime": event.source_ts,
-                    "typeId": type_ids[event.type],
-                    "createdAt": event.ts,
-                    "data": acc.event_data(event, msg),
-                }
-            )
+    for k, (event, msg) in enumerate(picked):
+        out[event.recipient].append({
+            "correlationId": ids[36 * k:36 * k + 36],
+            "sourceEventTime": event.source_ts,
+            "typeId": type_ids[event.type],
+            "createdAt": event.ts,
+            "data": acc.event_data(event, msg),
+        })
     return out
 
 
