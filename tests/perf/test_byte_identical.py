@@ -165,6 +165,9 @@ CASES = {
     "netcore v5.1 stats, 18 days": (netcore_stats, ()),
 }
 
+# Recorded before the speed work; the three Netcore page and stats digests (scroll ids and the stats
+# window depend on the virtual clock) again when each case began to start from a reset state, with the
+# code of that time (9aaefe6), which gave every other digest here unchanged.
 EXPECTED: dict[str, str] = {
     'apsis email export, 2 days, 6 attributes, 2 tags': 'b6b0f731c67b7979',
     'apsis profile export, JSON': '0462bb78d36f3b5b',
@@ -188,15 +191,16 @@ EXPECTED: dict[str, str] = {
     'expertsender Bounces, every flag': '114e6f528ecbfe60',
     'expertsender Goals, every flag': 'b4650b9729d10dd5',
     'netcore download logs, 3 days': '32279020059e97bf',
-    'netcore v5.1 events, 4 pages': '658f8528096aa87e',
-    'netcore v6 events, 4 pages': '64571117e25e6f61',
-    'netcore v5.1 stats, 18 days': 'd308f36197f6452b',
+    'netcore v5.1 events, 4 pages': '923282e2aa0a78c5',
+    'netcore v6 events, 4 pages': '6faef64231f29496',
+    'netcore v5.1 stats, 18 days': 'ed50eb6d0596c1c9',
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_output_is_byte_identical_to_the_recorded_digest(client, case):
     fn, args = CASES[case]
+    client.core.reset()  # each case from the same state (clock, jobs), whichever cases ran before it
     forks_before = len(client.forks)
     assert _digest(fn(client, *args)) == EXPECTED[case]
     if client.forked and fn not in (netcore_v51, netcore_v6, netcore_stats):  # exports, not pages
