@@ -149,8 +149,8 @@ JSON_EVENTS = "json"
 CASES: list[tuple[str, str, Callable[[], tuple[float, bytes, bytes]], str]] = [
     ("APSIS email export (gzip CSV)", "10k", lambda: apsis_email(0.5, 1.0), CSV_ROWS),
     ("APSIS email export (gzip CSV)", "100k", lambda: apsis_email(5, 1.0), CSV_ROWS),
-    ("APSIS profile export (JSON)", "10k", lambda: apsis_profiles(0.35, 1.0, False), JSON_EVENTS),
-    ("APSIS profile export (JSON, gzip)", "10k", lambda: apsis_profiles(0.35, 1.0, True), JSON_EVENTS),
+    ("APSIS profile export (JSON)", "10k", lambda: apsis_profiles(0.5, 1.0, False), JSON_EVENTS),
+    ("APSIS profile export (JSON, gzip)", "10k", lambda: apsis_profiles(0.5, 1.0, True), JSON_EVENTS),
     ("APSIS profile export (JSON)", "100k", lambda: apsis_profiles(7, 1.0, False), JSON_EVENTS),
     ("APSIS profile export (JSON, gzip)", "100k", lambda: apsis_profiles(7, 1.0, True), JSON_EVENTS),
     ("ExpertSender Activities Sends (CSV)", "10k", lambda: expertsender_day("Sends", 1.0), CSV_ROWS),
