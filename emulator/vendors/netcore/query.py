@@ -7,7 +7,7 @@ logs list for the same window and events filter, and a download file holds exact
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 from ...core import Core
@@ -35,7 +35,9 @@ class Query:
     message_id: str | None = None  # v6
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # Shallow (its values are strings, numbers and a tuple of strings): asdict's deep copy was a sixth
+        # of a logs page's time, for every scroll id.
+        return {f.name: v for f in _FIELDS if (v := getattr(self, f.name)) is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Query:
@@ -43,6 +45,9 @@ class Query:
         values = {k: v for k, v in data.items() if k in names}
         values["statuses"] = tuple(values.get("statuses", vocab.STATUSES))
         return cls(**values)
+
+
+_FIELDS = fields(Query)
 
 
 class Row(NamedTuple):
