@@ -59,7 +59,8 @@ def test_json_members_write_what_the_json_module_writes():
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     expected = ",".join(encode(k) + ":" + encode(v) for k, v in items).encode()
     assert b"".join(json_members(items, batch=3)) == expected
-    assert b"".join(json_members(items[:2], after_others=True)) == b"," + expected[:len(b"".join(json_members(items[:2])))]
+    first_two = ",".join(encode(k) + ":" + encode(v) for k, v in items[:2]).encode()
+    assert b"".join(json_members(items[:2], after_others=True)) == b"," + first_two
 
 
 @pytest.mark.parametrize("zone", ["Europe/Stockholm", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe",
