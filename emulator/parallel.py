@@ -55,9 +55,9 @@ AHEAD = 64
 # reference count) and so copied. APSIS at scale 4 (memory benchmark), both children's private memory at
 # 5.4M rows: 86 MB if they never leave, 90 with 32 here, 74 with 20 (total growth over a 20k-row export
 # 44 MB) for 12% less speed at that scale. A world's hours grow with its scale, and so does this: a child's
-# setup sets it (set_child_memory). smaps_rollup costs 1-2 ms a read: read every 50 ms at most.
+# setup sets it (set_child_memory). Checked after each block (see _Retirement).
 RETIRE_PRIVATE_MB = 20.0
-CHECK_SECONDS = 0.05
+CHECK_SECONDS = 0.5  # the longest between two exact readings of a child's private memory
 # Below this much work (World.export_work: estimated rows plus events still to generate) an export renders
 # in-process: forking costs a few milliseconds, the children's caches die with them, and a window requested
 # again and again must be generated once and served from the shard cache. APSIS 20k rows (estimated 40k,
@@ -207,15 +207,14 @@ def _child(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], task_fd:
         for setup in _CHILD_SETUP:
             setup()
         outbox = _Outbox(write_fd, OUTBOX_BYTES)
-        retire, checked = False, time.monotonic()
+        retirement, retire = _Retirement(), False
         while not retire and (task := os.read(task_fd, _TASK.size)):
             (i,) = _TASK.unpack(task)
             for chunk in render(blocks[i]):
                 if chunk:
                     outbox.put(_FRAME.pack(i, len(chunk)) + chunk)
             outbox.put(_FRAME.pack(i, 0))
-            if time.monotonic() - checked >= CHECK_SECONDS:
-                retire, checked = _private_mb() > RETIRE_PRIVATE_MB, time.monotonic()
+            retire = retirement.due()
         if retire:
             outbox.put(_FRAME.pack(_RETIRED, 0))
         outbox.close()
@@ -274,6 +273,36 @@ class _Outbox:
             with self.cond:
                 self.held -= len(frame)
                 self.cond.notify_all()
+
+
+class _Retirement:
+    """Whether this rendering process has passed RETIRE_PRIVATE_MB, asked after each block.
+
+    Reading smaps_rollup costs 2-4 ms (a child's 85 MB of mappings walked): at one reading per 50 ms, 6% of
+    a Netcore download's time in its children (py-spy). This process's private memory grows by a page only
+    when it faults one in (a page it writes to copied, a new one mapped), so between readings the last
+    reading plus its minor faults since (getrusage, a microsecond) bounds it, and a reading is taken when
+    that bound passes the limit. One is taken every CHECK_SECONDS anyway: a page of the parent's it shares
+    turns private here when the parent copies it on its side, and a huge page is one fault."""
+
+    def __init__(self) -> None:
+        # Just forked: nothing private yet, and the fault count (this process's own) starts at 0.
+        self.private_mb, self.faults, self.read_at = 0.0, 0, time.monotonic()
+
+    def due(self) -> bool:
+        faults = _minor_faults()
+        bound = self.private_mb + (faults - self.faults) * _PAGE_MB
+        if bound <= RETIRE_PRIVATE_MB and time.monotonic() - self.read_at < CHECK_SECONDS:
+            return False
+        self.private_mb, self.faults, self.read_at = _private_mb(), faults, time.monotonic()
+        return self.private_mb > RETIRE_PRIVATE_MB
+
+
+_PAGE_MB = resource.getpagesize() / (1 << 20)
+
+
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _close_fds_but(*keep: int) -> None:
