@@ -33,8 +33,9 @@ EXPORT_NOTE = (
     "dies with them: with `processes` above 1, warm differs from cold by the machine's noise only). zlib-6 ratio: seconds Python's zlib needs at level 6 for the same uncompressed "
     "bytes, over the seconds the export took (>= 0.5: at most twice zlib's time). Each figure is the fastest "
     "of five runs (two for the million-row CSV cases, one for the million-row JSON), and zlib's the fastest "
-    "of as many. `processes`: 1 when the export was rendered in the worker, else the forked processes "
-    "rendering it at a time.\n\n")
+    "of as many. A timed run drops each chunk as it arrives, as a client in another process lets the server "
+    "free it; an untimed run first gives the body (rows, sizes, zlib). `processes`: 1 when the export was "
+    "rendered in the worker, else the forked processes rendering it at a time.\n\n")
 MEMORY_NOTE = (
     "One server (one worker) streams APSIS exports of growing windows in turn. An export big enough is "
     "rendered by forked processes (EMULATOR_EXPORT_PROCESSES), which share the worker's pages until they write "
