@@ -362,14 +362,20 @@ class World:
     # --- events ----------------------------------------------------------------------------
     def events(self, start_ms: int, end_ms: int, types: Iterable[str] | None = None) -> Iterator[Event]:
         """Events with start_ms <= ts < end_ms in time order, shard by shard (memory: one shard)."""
-        wanted = frozenset(types) if types is not None else None
-        if wanted is not None and wanted.issuperset(m.EVENT_TYPES):
-            wanted = None  # every type: the shard itself, not a second cache entry of it
+        wanted = _wanted(types)
         for hour in range(start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS + 1):
-            shard = self.shard(hour) if wanted is None else self.shard_of(hour, wanted)
-            lo = 0 if start_ms <= hour * HOUR_MS else bisect.bisect_left(shard, start_ms, key=_ts)
-            hi = len(shard) if end_ms >= (hour + 1) * HOUR_MS else bisect.bisect_left(shard, end_ms, key=_ts)
-            yield from shard[lo:hi] if lo or hi < len(shard) else shard
+            yield from self.hour_events(hour, start_ms, end_ms, wanted)
+
+    def hour_events(self, hour: int, start_ms: int, end_ms: int,
+                    types: Iterable[str] | None = None) -> tuple[Event, ...]:
+        """The events of `events(start_ms, end_ms, types)` that fall in `hour`, as one tuple: for a reader
+        going hour by hour, which then iterates a tuple instead of a generator (a Netcore download, callgrind:
+        390 instructions a row fewer, 2%)."""
+        wanted = _wanted(types)
+        shard = self.shard(hour) if wanted is None else self.shard_of(hour, wanted)
+        lo = 0 if start_ms <= hour * HOUR_MS else bisect.bisect_left(shard, start_ms, key=_ts)
+        hi = len(shard) if end_ms >= (hour + 1) * HOUR_MS else bisect.bisect_left(shard, end_ms, key=_ts)
+        return shard[lo:hi] if lo or hi < len(shard) else shard
 
     def sent_events(self, start_ms: int, end_ms: int) -> Iterator[Event]:
         """The SENT events of `events(start_ms, end_ms, (SENT,))` in the same order, but with seq and
@@ -489,6 +495,12 @@ SHARD_CACHE_EVENTS = 100_000  # about three days at scale 1; ~25 MB
 RECIPIENT_CACHE = 1 << 16  # recipients kept built (5,000 per unit of scale)
 KEEP_SHARDS = 2  # whatever the budget: the hour at hand and its typed view (correlation_ids reads the shard)
 EVENTS_PER_HOUR = 1_400  # all types at scale 1, averaged over days (a day of seed 42: 34k)
+
+
+def _wanted(types: Iterable[str] | None) -> frozenset[str] | None:
+    """The event types to read, None for all: every type reads the shard itself, not a second cache entry."""
+    wanted = frozenset(types) if types is not None else None
+    return None if wanted is not None and wanted.issuperset(m.EVENT_TYPES) else wanted
 
 
 def hour_windows(start_ms: int, end_ms: int) -> list[tuple[int, int]]:

@@ -216,5 +216,5 @@ def _hour_events(core: Core, q: Query, match: _Matcher, until_ms: int, after: tu
         return
     world = core.world
     for hour in only_hours if only_hours is not None else _in_order(q, _hours(core, match, lo, hi)):
-        events = world.events(max(lo, hour * HOUR_MS), min(hi, (hour + 1) * HOUR_MS), match.types)
-        yield reversed(list(events)) if q.sort == "desc" else events  # one shard in memory at most
+        events = world.hour_events(hour, lo, hi, match.types)
+        yield reversed(events) if q.sort == "desc" else events  # one shard in memory at most
