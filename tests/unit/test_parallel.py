@@ -111,6 +111,26 @@ def test_children_retire_and_fresh_ones_take_over_without_changing_a_byte(forks,
     assert all(_reaped(pid) for pid in forks)
 
 
+_HELD: list[bytearray] = []  # what a rendering process keeps: its private memory grows block by block
+
+
+def _render_and_hold(block: tuple[int, int]) -> list[bytes]:
+    _HELD.append(bytearray(8 << 20))  # 8 MB written: pages of this process's own
+    return _render(block)
+
+
+def test_a_child_whose_memory_grows_past_the_limit_leaves_and_a_fresh_one_takes_over(forks, monkeypatch):
+    # Flat memory at any size (issue 7): a child holding 8 MB more per block passes 20 MB after its third,
+    # told by its page faults, well within the half second after which it would read /proc anyway.
+    monkeypatch.setattr(parallel, "RETIRE_PRIVATE_MB", 20.0)
+    blocks = [(n, 1000) for n in range(12)]
+    expected = b"".join(b"".join(_render(block)) for block in blocks)
+    assert b"".join(render_blocks(blocks, _render_and_hold, 2)) == expected
+    assert len(forks) >= 4  # 12 blocks at most 3 a child
+    assert all(_reaped(pid) for pid in forks)
+    assert _HELD == []  # nothing of it in this process
+
+
 def test_a_process_that_dies_without_a_word_fails_the_export_instead_of_hanging(forks):
     def render(block):
         if block[0] == 4:
