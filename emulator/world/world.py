@@ -370,7 +370,7 @@ class World:
                     types: Iterable[str] | None = None) -> tuple[Event, ...]:
         """The events of `events(start_ms, end_ms, types)` that fall in `hour`, as one tuple: for a reader
         going hour by hour, which then iterates a tuple instead of a generator (a Netcore download, callgrind:
-        390 instructions a row fewer, 2%)."""
+        390 instructions a row fewer, of 23,000)."""
         wanted = _wanted(types)
         shard = self.shard(hour) if wanted is None else self.shard_of(hour, wanted)
         lo = 0 if start_ms <= hour * HOUR_MS else bisect.bisect_left(shard, start_ms, key=_ts)
