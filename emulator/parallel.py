@@ -113,12 +113,13 @@ def plan(processes: int, work: float, blocks: Sequence[B], whole: B) -> tuple[in
 
 
 def csv_blocks(header: Sequence[str] | None, blocks: Sequence[B], lines_of: Callable[[B], Iterable[str]],
-               processes: int, *, line_end: str = "\r\n", bom: bool = False) -> Iterator[bytes]:
+               processes: int, *, line_end: str = "\r\n", bom: bool = False,
+               encoding: str = "utf-8") -> Iterator[bytes]:
     """The bytes of line_stream(header, all the blocks' lines), the lines rendered block by block on up to
     `processes` cores."""
     yield from line_stream(header, (), line_end=line_end, bom=bom)
-    yield from render_blocks(blocks, lambda block: line_stream(None, lines_of(block), line_end=line_end),
-                             processes)
+    yield from render_blocks(blocks, lambda block: line_stream(None, lines_of(block), line_end=line_end,
+                                                               encoding=encoding), processes)
 
 
 def render_blocks(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], processes: int) -> Iterator[bytes]:

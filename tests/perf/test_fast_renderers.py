@@ -25,8 +25,9 @@ DAY = date(2026, 3, 8)
 START_MS = (DAY - date(1970, 1, 1)).days * DAY_MS
 
 
-def both(header, reference_rows, fast_lines, **kw) -> tuple[bytes, bytes]:
-    return b"".join(csv_stream(header, reference_rows, **kw)), b"".join(line_stream(header, fast_lines, **kw))
+def both(header, reference_rows, fast_lines, encoding="utf-8", **kw) -> tuple[bytes, bytes]:
+    return (b"".join(csv_stream(header, reference_rows, **kw)),
+            b"".join(line_stream(header, fast_lines, encoding=encoding, **kw)))
 
 
 @pytest.mark.parametrize("value", ["plain", "", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "Zoë, ß", 42, None,
@@ -57,9 +58,10 @@ def test_apsis_lines_equal_reference_rows(core):
                "attributes": [{"discriminator": a.discriminator, "version_id": 1} for a in cat.attributes[:8]],
                "tags": [{"discriminator": t.discriminator, "id": t.id} for t in cat.tags[:3]]}
     header = email_csv.header(request)
-    reference, fast = both(header, email_csv.rows(acc, request), email_csv.lines(acc, request))
+    reference, fast = both(header, email_csv.rows(acc, request), email_csv.lines(acc, request), "latin-1")
     assert fast == reference and reference.count(b"\n") > 1000
     assert b'"' in reference  # names and subjects with commas and quotes are in the sample
+    assert not reference.isascii()  # and in other scripts: their UTF-8 bytes as they should be
 
 
 @pytest.mark.parametrize("activity", TYPES)
@@ -71,7 +73,8 @@ def test_expertsender_lines_equal_reference_rows(core, activity, variant):
     if variant == "every flag":
         q = activities.ActivityQuery(activity=activity, day=DAY, channel="All", extended=True,
                                      flags={f: True for f in FLAGS})
-    reference, fast = both(q.header(), activities.rows(core.world, q, tz), activities.lines(core.world, q, tz))
+    reference, fast = both(q.header(), activities.rows(core.world, q, tz), activities.lines(core.world, q, tz),
+                           "latin-1")
     assert fast == reference
 
 
@@ -80,5 +83,6 @@ def test_netcore_download_lines_equal_reference_rows(core):
     q = Query.from_dict({"start_ms": START_MS, "end_ms": START_MS + DAY_MS})
     until = START_MS + 2 * DAY_MS
     reference, fast = both(records.CSV_HEADER, records.csv_rows(core, netcore_rows(core, q, until)),
-                           records.csv_lines(core, hour_rows(core, q, until, hours(core, q, until))))
+                           records.csv_lines(core, hour_rows(core, q, until, hours(core, q, until))), "latin-1")
     assert fast == reference and reference.count(b"\n") > 1000
+    assert not reference.isascii()  # subjects in Hindi, Japanese, French: their UTF-8 bytes as they should be

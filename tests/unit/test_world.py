@@ -152,7 +152,8 @@ def test_recipients_have_varied_realistic_values(world):
 def test_contact_fields_never_need_csv_quoting(seed):
     """ExpertSender's Email, Phone and CustomSubscriberId columns are written unquoted (activities.lines):
     addresses, phones and custom ids of every recipient hold no comma, quote or line break, whatever the
-    locale of the names they are made from."""
+    locale of the names they are made from; and they are ASCII, so rows put together from writers.utf8_text
+    pieces take them as they are."""
     import re
 
     safe = re.compile(r"[a-z0-9._-]+@[a-z0-9.-]+|\+?[0-9]+|(C-[0-9]{7})?")

@@ -10,7 +10,17 @@ import json
 import pytest
 
 from emulator.exports import ExportModifiers
-from emulator.writers import LocalSeconds, coalesce, csv_stream, gzip_stream, json_members, json_object_stream
+from emulator.writers import (
+    LocalSeconds,
+    coalesce,
+    csv_line,
+    csv_stream,
+    gzip_stream,
+    json_members,
+    json_object_stream,
+    line_stream,
+    utf8_text,
+)
 
 ROWS = [["1", 'He said "hi", then left', "Zürich, CH"], ["2", "line\nbreak", ""], ["3", "plain", "ąęś 日本"]]
 
@@ -29,6 +39,18 @@ def test_csv_stream_line_end_and_bom_options():
 
 def test_csv_stream_always_has_a_header_even_without_rows():
     assert b"".join(csv_stream(["a", "b"], iter([]))) == b"a,b\r\n"
+
+
+def test_rows_of_utf8_text_pieces_write_the_bytes_of_the_csv_module():
+    """Rows put together from utf8_text pieces and written as latin-1 are the UTF-8 CSV of the same text,
+    whatever the script (one, two, three and four bytes a character), quoting included."""
+    rows = [["ASCII only", "a,b"], ["Zoë, Édition spéciale", "x"], ["आपके लिए खास ऑफ़र – 株式会社", 'say "hi"'],
+            ["🎉 launch", ""], ["plain", "again"]]
+    reference = b"".join(csv_stream(["subject", "note"], iter(rows)))
+    fast = b"".join(line_stream(["subject", "note"], (utf8_text(csv_line(row)) for row in rows), batch=2,
+                                encoding="latin-1"))
+    assert fast == reference
+    assert b"".join(line_stream(None, [utf8_text("Zoë")], encoding="latin-1")) == "Zoë\r\n".encode()
 
 
 def test_gzip_stream_is_valid_and_byte_identical_across_runs():

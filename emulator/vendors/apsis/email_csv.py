@@ -10,7 +10,7 @@ from ...parallel import csv_blocks, plan
 from ...world import model as m
 from ...world.vector import UUID_CHARS
 from ...world.world import HOUR_MS, hour_windows
-from ...writers import coalesce, csv_field, csv_line, gzip_stream
+from ...writers import coalesce, csv_field, csv_line, gzip_stream, utf8_text
 from .account import EXPORT_TYPES, Account, short_name
 
 # Seed 1, "default columns", in this order.
@@ -88,11 +88,12 @@ def rows(acc: Account, request: dict[str, Any]) -> Iterator[list[Any]]:
 
 def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
     """The rows of `rows` as CSV text. What is constant per activity and variation, per type, per link and
-    per recipient is escaped once and cached, so a row is one f-string (41k rows: 0.39 -> 0.13 s)."""
+    per recipient is escaped once and cached, so a row is one f-string (41k rows: 0.39 -> 0.13 s). The
+    pieces are writers.utf8_text (devices, ids, numbers: ASCII): written with encoding="latin-1"."""
     world = acc.world
     attributes = _attributes(acc, request)
     tag_ids = [t["id"] for t in request["tags"]]
-    section_disc = [csv_field(s.discriminator) for s in acc.cat.sections]
+    section_disc = [utf8_text(csv_field(s.discriminator)) for s in acc.cat.sections]
     hour, ids = -1, ""  # the hour's correlation ids, 36 characters per seq (world.correlation_ids)
     heads: dict[tuple[int, int], tuple[str, str]] = {}
     people: dict[int, tuple[str, str, str]] = {}
@@ -103,8 +104,9 @@ def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
         if head is None:
             split_id, split_name, variation = acc.variation_parts(msg, event.variation)
             head = heads[key] = (
-                csv_line((msg.id, split_id, msg.name, split_name, msg.sender_name, msg.subject_for(event.variation))),
-                csv_field(variation),
+                utf8_text(csv_line((msg.id, split_id, msg.name, split_name, msg.sender_name,
+                                    msg.subject_for(event.variation)))),
+                utf8_text(csv_field(variation)),
             )
         person = people.get(event.recipient)
         if person is None:
@@ -114,7 +116,8 @@ def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
             extra = [acc.csv_value(acc.attribute_value(attr, p)) for attr in attributes]
             extra += ["TAG" if world.has_tag(tag_id, event.recipient) else "" for tag_id in tag_ids]
             person = people[event.recipient] = (
-                csv_field(p.email), csv_field(p.country), "".join("," + csv_field(v) for v in extra))
+                utf8_text(csv_field(p.email)), utf8_text(csv_field(p.country)),
+                utf8_text("".join("," + csv_field(v) for v in extra)))
         typ = event.type
         tail = _NO_DETAILS.get(typ)  # SENT, DELIVERED: most rows, found at once
         if tail is not None:
@@ -125,12 +128,12 @@ def lines(acc: Account, request: dict[str, Any]) -> Iterator[str]:
             link = links.get((msg.id, event.link))
             if link is None:
                 ln = msg.links[event.link]
-                link = links[(msg.id, event.link)] = csv_line((ln.id, ln.url, ln.title))
+                link = links[(msg.id, event.link)] = utf8_text(csv_line((ln.id, ln.url, ln.title)))
             tail = f"{csv_field(event.device)},{person[1]},{link},,,"
         elif typ == m.BOUNCED:
             tail = f",,,,,{event.bounce_code},,"
         elif typ == m.UNSUBSCRIBED:
-            tail = ",,,,,," + csv_field(acc.topic_of_list(event.list_id)) + ","
+            tail = ",,,,,," + utf8_text(csv_field(acc.topic_of_list(event.list_id))) + ","
         elif typ == m.COMPLAINED:
             tail = ",,,,,,," + section_disc[msg.section]
         else:
@@ -168,5 +171,6 @@ def gzip_csv(acc: Account, request: dict[str, Any], level: int, processes: int =
     processes, windows = plan(processes, acc.world.export_work(start, until, estimated_rows),
                               hour_windows(start, until), (start, until))
     body = csv_blocks(header(request), windows,
-                      lambda window: lines(acc, dict(request, start_ms=window[0], until_ms=window[1])), processes)
+                      lambda window: lines(acc, dict(request, start_ms=window[0], until_ms=window[1])), processes,
+                      encoding="latin-1")  # lines' UTF-8 bytes as Latin-1 text
     return gzip_stream(coalesce(body), level)

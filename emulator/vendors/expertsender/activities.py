@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ...world import World
 from ...world import model as m
 from ...world.world import RECIPIENT_CACHE
-from ...writers import LocalSeconds, csv_field
+from ...writers import LocalSeconds, csv_field, utf8_text
 from .columns import CHANNEL_TYPES, columns
 
 # Seed "Supported activity data types" -> the canonical event each one lists.
@@ -142,7 +142,8 @@ _ARGUMENT = {"e": 0, "r": 1, "m": 3}  # a row template's arguments: escaped, pla
 def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | None = None) -> Iterator[str]:
     """The rows of `rows` as CSV text (those of `part` of the window, when given): one str.format per row
     of a per-query template, given the event's escaped and plain fields, the recipient and the message's
-    fields (escaped once per message and cached)."""
+    fields (escaped once per message and cached). Escaped fields are writers.utf8_text (plain and recipient
+    columns: ASCII), so the lines are written with encoding="latin-1"."""
     header = q.header()
     # The recipient as built and cached, or where the recipients outgrow the cache (above scale 13), only
     # its contact columns, built anew per row.
@@ -176,12 +177,12 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | 
         if msg_part is None or not date_only:
             ctx.load(event)
             if msg_part is None:
-                msg_part = messages[key] = [csv_field(get(ctx)) for get in message_getters]
+                msg_part = messages[key] = [utf8_text(csv_field(get(ctx))) for get in message_getters]
         row = sms_row if event.channel == sms else email_row
         if date_only:
             yield row((), (date(event.ts),), person(event.recipient), msg_part)
         else:
-            yield row([csv_field(get(ctx)) for get in event_getters], [get(ctx) for get in plain_getters],
+            yield row([utf8_text(csv_field(get(ctx))) for get in event_getters], [get(ctx) for get in plain_getters],
                       person(event.recipient), msg_part)
 
 

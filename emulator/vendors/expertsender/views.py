@@ -58,7 +58,7 @@ def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None
                   else hour_windows(start, end))
         processes, parts = plan(settings.render_processes, world.export_work(start, end), blocks, (start, end))
         chunks = coalesce(csv_blocks(header, parts, lambda part: lines(world, query, zone, part), processes,
-                                     line_end=line_end, bom=bom))
+                                     line_end=line_end, bom=bom, encoding="latin-1"))  # lines: utf8_text
     else:
         chunks = coalesce(csv_stream(header, body_rows or iter(()), line_end=line_end, bom=bom))
     response = Response(content_type="text/csv; charset=utf-8")

@@ -112,8 +112,8 @@ def file(request_id: str) -> Response:
     work = c.world.export_work(q.start_ms, min(q.end_ms, until), job.meta.get("estimated_events", 0))
     in_file = hours(c, q, until)
     processes, blocks = plan(c.settings.render_processes, work, [[hour] for hour in in_file], in_file)
-    chunks = coalesce(csv_blocks(CSV_HEADER, blocks,
-                                 lambda part: csv_lines(c, hour_rows(c, q, until, part)), processes))
+    chunks = coalesce(csv_blocks(CSV_HEADER, blocks, lambda part: csv_lines(c, hour_rows(c, q, until, part)),
+                                 processes, encoding="latin-1"))  # csv_lines' UTF-8 bytes as Latin-1 text
     name = f"netcore-logs-{job.id}.csv"
     if job.request.get("compression") == "gzip":
         return Response(gzip_stream(chunks, c.settings.gzip_level), content_type="application/gzip",

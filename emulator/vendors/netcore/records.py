@@ -19,7 +19,7 @@ from ...core import Core
 from ...world import World, vector
 from ...world.hashing import h
 from ...world.model import Event, Message
-from ...writers import LocalSeconds, csv_field, csv_line
+from ...writers import LocalSeconds, csv_field, csv_line, utf8_text
 from . import vocab
 from .query import TRID_FACTOR, Row, message_id, trid
 
@@ -93,7 +93,8 @@ def csv_rows(core: Core, rows: Iterable[Row]) -> Iterator[tuple[Any, ...]]:
 
 
 def csv_lines(core: Core, hours: Iterable[list[Row]]) -> Iterator[str]:
-    """The rows of `csv_rows` as CSV text, from rows an hour's list at a time (query.hour_rows).
+    """The rows of `csv_rows` as CSV text, from rows an hour's list at a time (query.hour_rows), put
+    together from writers.utf8_text pieces: written out with line_stream(..., encoding="latin-1").
 
     What a row shares with the rows of its message, variation and status is rendered once: the text around
     the address and the columns after the time (57k rows: 1.8 -> 0.5 s); an hour's trids and message ids are
@@ -115,7 +116,8 @@ def csv_lines(core: Core, hours: Iterable[list[Row]]) -> Iterator[str]:
                 part = parts[key] = _parts(msg, ev.variation, status, seed, tz)
             shape, before, middle, tail = part
             when = clock(ev.ts)
-            # An IP is digits and dots, an address slugs, digits, dots and a domain (test_world): never quoted.
+            # An IP is digits and dots, an address slugs, digits, dots and a domain (test_world): never quoted,
+            # and ASCII (its own utf8_text).
             head = f"{trids[k]},{ids[32 * k:32 * k + 32]}{before}{recipient(ev.recipient).email}{middle}"
             if shape == _PLAIN:
                 yield f"{head}{when}{tail}"
@@ -127,7 +129,7 @@ def csv_lines(core: Core, hours: Iterable[list[Row]]) -> Iterator[str]:
                 link = links.get((ev.message_id, ev.link))
                 if link is None:
                     url = msg.links[ev.link].url if 0 <= ev.link < len(msg.links) else ""
-                    link = links[(ev.message_id, ev.link)] = csv_field(url)
+                    link = links[(ev.message_id, ev.link)] = utf8_text(csv_field(url))
                 yield f"{head}{when}{tail}{ev.ip},{link}"
 
 
@@ -140,8 +142,8 @@ def _parts(msg: Message, variation: int, status: str, seed: int, tz: str) -> tup
     shape = _SHAPES.get(status, _PLAIN)
     sent = csv_line((msg.sender_email, msg.subject_for(variation), local_time(msg.send_ms, tz)))
     tail = csv_line((message_size(msg.id, seed), _REMARKS.get(status, ""), msg.xapiheader, ",".join(msg.tags)))
-    return (shape, f",{status},", f",{sent}," + ("" if shape == _DELIVERED else ","),  # deliveryTime empty
-            f",{tail}," + ("," if shape in (_PLAIN, _DELIVERED) else ""))  # no ip, no link
+    return (shape, f",{status},", utf8_text(f",{sent}," + ("" if shape == _DELIVERED else ",")),  # no deliveryTime
+            utf8_text(f",{tail}," + ("," if shape in (_PLAIN, _DELIVERED) else "")))  # no ip, no link
 
 
 def _id_columns(world: World, events: list[Event]) -> tuple[list[int], str]:
