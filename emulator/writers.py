@@ -106,7 +106,8 @@ def utf8_text(text: str) -> str:
     line_stream(..., encoding="latin-1") writes out: put together from such pieces, a row stays one byte a
     character however international its subject, and a chunk encodes as a copy. Plain text, one Hindi or
     Japanese subject made the whole chunk two bytes a character (an en dash did too: 58% of a Netcore day's
-    rows), and UTF-8 encoding alone was a tenth of rendering (callgrind)."""
+    rows) and its UTF-8 encoding a loop over characters. Warm rendering, callgrind: Netcore 22,250 -> 19,500
+    instructions a row, APSIS email export 23,340 -> 19,390."""
     return text if text.isascii() else text.encode().decode("latin-1")
 
 
