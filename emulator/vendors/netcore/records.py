@@ -118,19 +118,20 @@ def csv_lines(core: Core, hours: Iterable[list[Row]]) -> Iterator[str]:
             when = clock(ev.ts)
             # An IP is digits and dots, an address slugs, digits, dots and a domain (test_world): never quoted,
             # and ASCII (its own utf8_text).
-            head = f"{trids[k]},{ids[32 * k:32 * k + 32]}{before}{recipient(ev.recipient).email}{middle}"
+            # Each shape's row one f-string, not a shared head joined again (callgrind: 280 instructions a row).
+            trid, mid, email = trids[k], ids[32 * k:32 * k + 32], recipient(ev.recipient).email
             if shape == _PLAIN:
-                yield f"{head}{when}{tail}"
+                yield f"{trid},{mid}{before}{email}{middle}{when}{tail}"
             elif shape == _DELIVERED:  # deliveryTime and modifiedTime
-                yield f"{head}{when},{when}{tail}"
+                yield f"{trid},{mid}{before}{email}{middle}{when},{when}{tail}"
             elif shape == _OPENED:
-                yield f"{head}{when}{tail}{ev.ip},"
+                yield f"{trid},{mid}{before}{email}{middle}{when}{tail}{ev.ip},"
             else:
                 link = links.get((ev.message_id, ev.link))
                 if link is None:
                     url = msg.links[ev.link].url if 0 <= ev.link < len(msg.links) else ""
                     link = links[(ev.message_id, ev.link)] = utf8_text(csv_field(url))
-                yield f"{head}{when}{tail}{ev.ip},{link}"
+                yield f"{trid},{mid}{before}{email}{middle}{when}{tail}{ev.ip},{link}"
 
 
 _PLAIN, _DELIVERED, _OPENED, _CLICKED = range(4)
