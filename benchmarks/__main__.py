@@ -28,14 +28,15 @@ EXPORT_NOTE = (
     "Each export as a client gets it (token, request, virtual clock moved, status), timing the download only. "
     "`cold`: a new world of the seed (its catalogue and recipients built, as by the first request of a seed, "
     "measured under Start-up) whose hour shards are generated while the file streams; `warm`: the same "
-    "request again with the shards cached (beyond the shard cache, about three days at scale 1, that is "
-    "cold again; and the processes rendering a big export generate its events again, since what they generate "
-    "dies with them: with `processes` above 1, warm differs from cold by the machine's noise only). zlib-6 ratio: seconds Python's zlib needs at level 6 for the same uncompressed "
-    "bytes, over the seconds the export took (>= 0.5: at most twice zlib's time). Each figure is the fastest "
-    "of five runs (two for the million-row CSV cases, one for the million-row JSON), and zlib's the fastest "
-    "of as many. A timed run drops each chunk as it arrives, as a client in another process lets the server "
-    "free it; an untimed run first gives the body (rows, sizes, zlib). `processes`: 1 when the export was "
-    "rendered in the worker, else the forked processes rendering it at a time.\n\n")
+    "request again with the shards cached (beyond the shard cache, about three days at scale 1, that is cold "
+    "again; and the processes rendering a big export generate its events again, since what they generate dies "
+    "with them: with `processes` above 1, warm differs from cold by the machine's noise only). zlib-6 ratio: "
+    "seconds Python's zlib needs at level 6 for the same uncompressed bytes, over the seconds the export "
+    "took (>= 0.5: at most twice zlib's time). Each figure is the fastest of five runs (two for the "
+    "million-row CSV cases, one for the million-row JSON), and zlib's the fastest of as many. A timed run "
+    "drops each chunk as it arrives, as a client in another process lets the server free it; an untimed run "
+    "first gives the body (rows, sizes, zlib). `processes`: 1 when the export was rendered in the worker, "
+    "else the forked processes rendering it at a time.\n\n")
 MEMORY_NOTE = (
     "One server (one worker) streams APSIS exports of growing windows in turn. An export big enough is "
     "rendered by forked processes (EMULATOR_EXPORT_PROCESSES), which share the worker's pages until they write "

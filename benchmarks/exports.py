@@ -64,7 +64,8 @@ def _path(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _timed_download(client, url: str, headers: dict | None = None, keep: bool = False) -> tuple[float, bytes | None]:
+def _timed_download(client, url: str, headers: dict | None = None,
+                    keep: bool = False) -> tuple[float, bytes | None]:
     """The download as a client gets it: (seconds, the body when `keep`, else None). A timed run drops each
     chunk as it comes, as a server's chunks are freed once sent to a client in another process: holding a
     110 MB body here cost the serving process 58,000 page faults, 0.15 s of a 2 s Netcore download on its
@@ -129,7 +130,8 @@ def netcore_download(days: float, scale: float, keep: bool) -> tuple[float, byte
     return seconds, body, body
 
 
-def apsis_profiles(days: float, scale: float, gzip_it: bool, keep: bool) -> tuple[float, bytes | None, bytes | None]:
+def apsis_profiles(days: float, scale: float, gzip_it: bool,
+                   keep: bool) -> tuple[float, bytes | None, bytes | None]:
     app, core = _app(scale)
     c = app.test_client()
     auth = _apsis_auth(c)
@@ -142,7 +144,7 @@ def apsis_profiles(days: float, scale: float, gzip_it: bool, keep: bool) -> tupl
     core.clock.advance(3600)
     url = _path(r.get_json()["file_download_url"])
     seconds, body = _timed_download(c, url, {**auth, "Accept-Encoding": "gzip"} if gzip_it else auth, keep)
-    return seconds, body, body and gzip.decompress(body) if gzip_it else body
+    return seconds, body, (body and gzip.decompress(body)) if gzip_it else body
 
 
 def _world_cold() -> None:

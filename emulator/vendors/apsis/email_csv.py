@@ -171,6 +171,6 @@ def gzip_csv(acc: Account, request: dict[str, Any], level: int, processes: int =
     processes, windows = plan(processes, acc.world.export_work(start, until, estimated_rows),
                               hour_windows(start, until), (start, until))
     body = csv_blocks(header(request), windows,
-                      lambda window: lines(acc, dict(request, start_ms=window[0], until_ms=window[1])), processes,
-                      encoding="latin-1")  # lines' UTF-8 bytes as Latin-1 text
+                      lambda window: lines(acc, dict(request, start_ms=window[0], until_ms=window[1])),
+                      processes, encoding="latin-1")  # lines' UTF-8 bytes as Latin-1 text
     return gzip_stream(coalesce(body), level)

@@ -182,8 +182,8 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | 
         if date_only:
             yield row((), (date(event.ts),), person(event.recipient), msg_part)
         else:
-            yield row([utf8_text(csv_field(get(ctx))) for get in event_getters], [get(ctx) for get in plain_getters],
-                      person(event.recipient), msg_part)
+            yield row([utf8_text(csv_field(get(ctx))) for get in event_getters],
+                      [get(ctx) for get in plain_getters], person(event.recipient), msg_part)
 
 
 class _Context:

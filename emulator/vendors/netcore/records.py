@@ -143,7 +143,8 @@ def _parts(msg: Message, variation: int, status: str, seed: int, tz: str) -> tup
     shape = _SHAPES.get(status, _PLAIN)
     sent = csv_line((msg.sender_email, msg.subject_for(variation), local_time(msg.send_ms, tz)))
     tail = csv_line((message_size(msg.id, seed), _REMARKS.get(status, ""), msg.xapiheader, ",".join(msg.tags)))
-    return (shape, f",{status},", utf8_text(f",{sent}," + ("" if shape == _DELIVERED else ",")),  # no deliveryTime
+    return (shape, f",{status},",
+            utf8_text(f",{sent}," + ("" if shape == _DELIVERED else ",")),  # an empty deliveryTime
             utf8_text(f",{tail}," + ("," if shape in (_PLAIN, _DELIVERED) else "")))  # no ip, no link
 
 
