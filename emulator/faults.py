@@ -24,6 +24,7 @@ import jsonschema
 import yaml
 
 from .clock import Clock, parse_rfc3339
+from .contracts import parse_yaml
 from .exports import FAIL, NEVER_READY, OK, TOO_LARGE, ExportModifiers
 from .store import Store
 from .world.hashing import h, text_id
@@ -78,7 +79,7 @@ def validate_scenario(doc: Any, origin: str) -> dict[str, Any]:
 
 def load_scenario_file(path: Path) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = parse_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     doc = validate_scenario(doc, str(path))
