@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from emulator.cli import main
+from emulator.contracts import contracts_dir, parse_yaml
 from emulator.core import build_core
-from emulator.faults import ScenarioError, load_library
+from emulator.faults import ScenarioError, builtin_scenario_dir, load_library
 from emulator.settings import Settings
 
 
@@ -17,6 +19,16 @@ def test_every_shipped_scenario_is_valid_and_listed(capsys):
     assert main(["scenarios"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in library)
+
+
+def test_start_up_reads_yaml_as_the_pure_python_safe_loader_does():
+    """The contracts and scenario files are parsed with libyaml for a quicker start; every shipped file must
+    give the document `yaml.safe_load` gives."""
+    files = sorted(contracts_dir().glob("*.yaml")) + sorted(builtin_scenario_dir().glob("*.yaml"))
+    assert len(files) >= 20
+    for path in files:
+        text = path.read_text()
+        assert parse_yaml(text) == yaml.safe_load(text), path.name
 
 
 def write(tmp_path, name, text):
