@@ -20,7 +20,7 @@ from .control import bp as control_bp
 from .core import Core, build_core
 from .settings import VENDORS, Settings
 from .vendors import VENDOR_APPS, vendor_module
-from .vendors.base import DropMiddleware
+from .vendors.base import App, DropMiddleware
 
 
 def tune_gc() -> None:
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
     settings = settings or Settings()
     core = core or build_core(settings)
     settings = core.settings
-    app = Flask("emulator")
+    app = App("emulator")
     app.config["EMULATOR_CORE"] = core
     app.url_map.strict_slashes = False
     app.register_blueprint(control_bp)
