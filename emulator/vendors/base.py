@@ -12,6 +12,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -76,11 +77,14 @@ class App(Flask):
     """Flask, but it asks `inspect` whether a hook or view is a coroutine function once per function, not on
     every call (five calls a request; none is one, and the answer cannot change)."""
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._synced: dict[Callable, Callable] = {}
+
     def ensure_sync(self, func: Callable) -> Callable:
-        known = self.__dict__.setdefault("_synced", {})
-        synced = known.get(func)
+        synced = self._synced.get(func)
         if synced is None:
-            synced = known[func] = super().ensure_sync(func)
+            synced = self._synced[func] = super().ensure_sync(func)
         return synced
 
 
