@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from . import __version__
+from .contracts import parse_yaml
 from .faults import ScenarioError, load_library
 from .settings import VENDORS, Settings, SettingsError, from_env
 
@@ -110,10 +111,8 @@ def conform(args: argparse.Namespace) -> int:
         path = str(contracts_dir() / path)
     auth: dict[str, dict[str, str]] = {"headers": {}, "query": {}}
     if args.auth_from_env:
-        import yaml
-
         with open(path) as handle:
-            vendor = yaml.safe_load(handle).get("x-emulator", {}).get("vendor")
+            vendor = parse_yaml(handle.read()).get("x-emulator", {}).get("vendor")
         if vendor not in VENDOR_APPS:
             print(f"{path}: no vendor credentials hook for {vendor!r}", file=sys.stderr)
             return 2
@@ -210,12 +209,10 @@ def generate(args: argparse.Namespace) -> int:
 def _conform_report(rows, path: str, args: argparse.Namespace) -> None:
     from datetime import UTC, datetime
 
-    import yaml
-
     from .conform import write_report
 
     with open(path) as handle:
-        info = (yaml.safe_load(handle) or {}).get("info", {})
+        info = (parse_yaml(handle.read()) or {}).get("info", {})
     meta = {"title": f"{info.get('title', os.path.basename(path))} {info.get('version', '')}".strip(),
             "contract": os.path.basename(path), "base URL": args.base_url,
             "run at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
