@@ -42,8 +42,8 @@ def _digest(body: bytes) -> str:
 @pytest.fixture(scope="module", params=["in-process", "forked"])
 def client(request, tmp_path_factory):
     """The app as it renders small exports (in-process), and as it renders big ones (emulator.parallel: two
-    forked processes, every export cut into blocks, send hours into pieces, the profile export into several
-    passes)."""
+    forked processes, every export cut into blocks, send hours into pieces, the profile export written in
+    buckets from its spilled scan blocks)."""
     forked = request.param == "forked"
     forks: list[int] = []
     with pytest.MonkeyPatch.context() as mp:
@@ -55,7 +55,8 @@ def client(request, tmp_path_factory):
                 return real_fork()
 
             mp.setattr(parallel, "MIN_WORK", 0)
-            mp.setattr(profile_json, "EVENTS_PER_PASS", 3_000)
+            mp.setattr(profile_json, "EVENTS_PER_BUCKET", 3_000)  # written in buckets, from spilled blocks
+            mp.setattr(profile_json, "EVENTS_PER_BLOCK", 2_000)
             mp.setattr(expertsender_views, "SEND_BLOCK", 300)  # send hours cut into pieces
             mp.setattr(os, "fork", counted_fork)
         app = create_app(Settings(state_dir=str(tmp_path_factory.mktemp("state")), seed=42, scale=0.5,

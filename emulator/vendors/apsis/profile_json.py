@@ -1,10 +1,24 @@
 """The profile in segment event export file (seed 2): a JSON dictionary keyed by profile export key;
 per profile `sections` keyed by section id; per section `attributes` keyed by attribute (version) id or
-tag id holding {value} (null for tags), `events` when events were requested, `topics` when topics were."""
+tag id holding {value} (null for tags), `events` when events were requested, `topics` when topics were.
+
+The file is ordered by profile, the window's events by time: a profile's events come from every hour of
+the window. A small export groups them in memory in one scan. A big one scans the window once, in blocks
+of hours (on several cores when big enough): each block's events, rendered and grouped by profile, go to a
+temporary file in profile order, with the offset where each bucket of profiles starts. The file is then
+written bucket by bucket, each bucket's events read back from every block's file: memory holds one bucket,
+whatever the export's size, at the cost of temporary disk about the size of the file (in $TMPDIR, removed
+when the download ends or stops). Before, each pass over a share of the profiles scanned the whole window
+again: three scans of a 1M-event window, 400k events held by each process (its RSS 212 MB).
+"""
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
+from array import array
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -13,34 +27,38 @@ import orjson
 
 from ...parallel import render_blocks, worth_forking
 from ...world.model import Event, Message
+from ...world.world import hour_windows
 from ...writers import json_members
 from .account import Account
 
-# Events held at once while grouping them by profile (memory bound): a pass holds them as JSON text, about
-# 400 bytes an event, so 400,000 take what 200,000 took as dicts (150-160 MB), and a 1.2M-event export
-# scans its window in 4 passes instead of 7.
-EVENTS_PER_PASS = 400_000
+# Events held at once while the file is written (one bucket of profiles, as JSON text: about 450 bytes an
+# event, so 22 MB). An export estimated at no more is grouped in memory in one scan, without temporary files.
+EVENTS_PER_BUCKET = 50_000
+# Events of a block of the window's hours, the unit of the scan a rendering process takes at a time (its
+# memory: the block's events as text, about 11 MB).
+EVENTS_PER_BLOCK = 25_000
 
 
-def blocks(acc: Account, request: dict[str, Any]) -> list[list[int]]:
-    """The profiles of the file in recipient order, cut into blocks of recipients: with events, one block per
-    pass over the window's events (EVENTS_PER_PASS held at once); without, one block."""
+def members(acc: Account, request: dict[str, Any]) -> list[int]:
+    """The profiles of the file, in recipient order (seed 2: without an attribute or tag requested, no
+    profile shows up)."""
     if not request["attributes"] and not request["tags"]:
-        return []  # seed 2: without an attribute or tag requested, no profile shows up
-    world = acc.world
-    segment_id = request["segment_id"]
-    members = [i for i in range(world.size) if not segment_id or world.in_segment(segment_id, i)]
-    passes = (
-        max(1, math.ceil(request.get("estimated_event_rows", 0) / EVENTS_PER_PASS))
-        if request["events"]
-        else 1
-    )
-    size = max(1, math.ceil(len(members) / passes))
-    return [members[lo : lo + size] for lo in range(0, len(members), size)]
+        return []
+    world, segment_id = acc.world, request["segment_id"]
+    return [i for i in range(world.size) if not segment_id or world.in_segment(segment_id, i)]
 
 
-def profiles(acc: Account, request: dict[str, Any], chunk: list[int]) -> Iterator[tuple[str, Any]]:
-    """(export key, profile) pairs of one block of recipients, in recipient order."""
+def buckets(people: list[int], estimated_events: int) -> list[list[int]]:
+    """`people` cut into buckets of about EVENTS_PER_BUCKET events (one bucket without events)."""
+    count = max(1, min(len(people), math.ceil(estimated_events / EVENTS_PER_BUCKET)))
+    size = max(1, math.ceil(len(people) / count))
+    return [people[lo : lo + size] for lo in range(0, len(people), size)]
+
+
+def profiles(acc: Account, request: dict[str, Any], chunk: list[int],
+             events: dict[int, list[str]]) -> Iterator[tuple[str, Any]]:
+    """(export key, profile) pairs of a bucket of recipients, in recipient order; `events` holds each one's
+    events as JSON texts, in time order, each text one event or several joined by commas."""
     world = acc.world
     cat = acc.cat
     attributes = [
@@ -49,7 +67,6 @@ def profiles(acc: Account, request: dict[str, Any], chunk: list[int]) -> Iterato
     ]
     tag_ids = [t["id"] for t in request["tags"]]
     topics = [(lst.topic, lst.id) for topic in request["topics"] for lst in cat.lists if lst.topic == topic]
-    events = _events_by_profile(acc, request, chunk[0], chunk[-1]) if request["events"] else {}
     for r in chunk:
         person = world.recipient(r)
         attrs: dict[str, Any] = {}
@@ -70,22 +87,20 @@ def profiles(acc: Account, request: dict[str, Any], chunk: list[int]) -> Iterato
         yield world.profile_key(r), {"sections": {cat.sections[person.section].id: section}}
 
 
-def _events_by_profile(acc: Account, request: dict[str, Any], lo: int, hi: int) -> dict[int, list[str]]:
-    """Requested events of recipients lo..hi in the window, grouped by recipient, in time order, each as its
-    JSON (orjson, as writers.json_members writes the rest): held as text, not as dicts or events (228k
-    events in passes of 114k: peak RSS +121 -> +58 MB), nor as orjson's bytes (each left in a 1 KiB block:
-    +542 MB)."""
+def _events_by_profile(acc: Account, request: dict[str, Any]) -> dict[int, list[str]]:
+    """Requested events of the request's window, grouped by recipient, in time order, each as its JSON
+    (orjson, as writers.json_members writes the rest): held as text, not as dicts or events (228k events:
+    peak RSS +121 -> +58 MB), nor as orjson's bytes (each left in a 1 KiB block: +542 MB)."""
     type_ids = {canonical: acc.event_type_of(canonical).version_id for canonical in request["events"]}
     segment = next((s for s in acc.cat.segments if s.id == request["segment_id"]), None)
     out: dict[int, list[str]] = defaultdict(list)
     picked: list[tuple[Event, Message]] = []
     for event, msg in acc.email_events(request["start_ms"], request["until_ms"], frozenset(type_ids), None,
                                        segment):
-        if lo <= event.recipient <= hi:
-            picked.append((event, msg))
-            if len(picked) == _BATCH:
-                _render_events(acc, type_ids, picked, out)
-                picked = []
+        picked.append((event, msg))
+        if len(picked) == _BATCH:
+            _render_events(acc, type_ids, picked, out)
+            picked = []
     _render_events(acc, type_ids, picked, out)
     return out
 
@@ -108,13 +123,81 @@ def _render_events(acc: Account, type_ids: dict[str, Any], picked: list[tuple[Ev
         }).decode())
 
 
+def _scan_blocks(start_ms: int, until_ms: int, estimated_events: int) -> list[tuple[int, int]]:
+    """The window cut at hour boundaries into blocks of about EVENTS_PER_BLOCK events."""
+    hours = hour_windows(start_ms, until_ms)
+    per_block = max(1, round(len(hours) * EVENTS_PER_BLOCK / max(1, estimated_events)))
+    return [(hours[i][0], hours[min(i + per_block, len(hours)) - 1][1]) for i in range(0, len(hours), per_block)]
+
+
+def _spill(acc: Account, request: dict[str, Any], window: tuple[int, int], starts: list[int],
+           path: str) -> Iterator[bytes]:
+    """Write the events of `window` to `path`, a line per recipient in recipient order ("recipient
+    event,event,...": orjson escapes every newline), and yield the byte offsets where each bucket's
+    recipients start, then the file's length (len(starts) + 1 int64)."""
+    grouped = _events_by_profile(acc, dict(request, start_ms=window[0], until_ms=window[1]))
+    offsets = array("q")
+    lines: list[str] = []
+    size = 0
+    for r in sorted(grouped):
+        while len(offsets) < len(starts) and starts[len(offsets)] <= r:
+            offsets.append(size)
+        line = f"{r} {','.join(grouped[r])}\n".encode()
+        lines.append(line)
+        size += len(line)
+    offsets.extend([size] * (len(starts) + 1 - len(offsets)))
+    with open(path, "wb") as f:
+        f.writelines(lines)
+    yield offsets.tobytes()
+
+
+def _read_bucket(spill_dir: str, bucket: int, index: list[array]) -> dict[int, list[str]]:
+    """The events of a bucket's recipients, from every block's file in time order (as _events_by_profile
+    groups them, a block's events joined by commas)."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for block, offsets in enumerate(index):
+        lo, hi = offsets[bucket], offsets[bucket + 1]
+        if lo == hi:
+            continue
+        with open(os.path.join(spill_dir, str(block)), "rb") as f:
+            f.seek(lo)
+            text = f.read(hi - lo).decode()
+        for line in text[:-1].split("\n"):  # not splitlines: JSON text may hold U+2028 and the like
+            r, _, joined = line.partition(" ")
+            out[int(r)].append(joined)
+    return out
+
+
 def json_file(acc: Account, request: dict[str, Any], processes: int = 1) -> Iterator[bytes]:
-    """The file, one block of recipients after another, on `processes` cores when it is big enough."""
-    parts = blocks(acc, request)
-    scanned = request.get("estimated_event_rows", 0) * len(parts) if request["events"] else 0  # a scan a block
-    if not worth_forking(processes, scanned + sum(map(len, parts)), len(parts)):
-        processes = 1
+    """The file, one bucket of recipients after another (see the module's note)."""
+    estimated = request.get("estimated_event_rows", 0) if request["events"] else 0
+    parts = buckets(members(acc, request), estimated)
     yield b"{"
-    yield from render_blocks(range(len(parts)), lambda i: json_members(profiles(acc, request, parts[i]), i > 0),
-                             processes)
+    if len(parts) <= 1:  # a small export (or one without events): grouped in memory, in one scan
+        events = _events_by_profile(acc, request) if parts and request["events"] else {}
+        yield from json_members(profiles(acc, request, parts[0], events)) if parts else ()
+        yield b"}"
+        return
+    start, until = request["start_ms"], request["until_ms"]
+    blocks = _scan_blocks(start, until, estimated)
+    scan_processes = processes if worth_forking(processes, acc.world.export_work(start, until, estimated),
+                                                len(blocks)) else 1
+    starts = [part[0] for part in parts]
+    spill_dir = tempfile.mkdtemp(prefix="apsis-profile-export-")
+    try:
+        raw = b"".join(render_blocks(
+            range(len(blocks)),
+            lambda b: _spill(acc, request, blocks[b], starts, os.path.join(spill_dir, str(b))),
+            scan_processes))
+        flat = array("q")
+        flat.frombytes(raw)
+        width = len(parts) + 1
+        index = [flat[b * width : (b + 1) * width] for b in range(len(blocks))]
+        write_processes = processes if worth_forking(processes, estimated, len(parts)) else 1
+        yield from render_blocks(
+            range(len(parts)),
+            lambda i: json_members(profiles(acc, request, parts[i], _read_bucket(spill_dir, i, index)), i > 0),
+            write_processes)
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
     yield b"}"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from datetime import UTC, datetime
 
+from emulator.vendors.apsis import profile_json
 from emulator.world import model as m
 
 from .conftest import iso, local, make_apsis
@@ -237,3 +239,52 @@ def test_rate_limited_scenario_allows_one_profile_export_per_second(apsis):
     body = {"attributes": ["com.apsis1.attributes.email"]}
     assert apsis.post("/audience/profiles/exports", body).status_code == 202
     assert apsis.post("/audience/profiles/exports", body).status_code == 429
+
+
+def _every_event_export(apsis) -> str:
+    section = apsis.get("/audience/sections").json["items"][0]["discriminator"]
+    events = [e["discriminator"] for e in apsis.get(f"/audience/sections/{section}/events").json["items"]]
+    return request_export(apsis, {"attributes": ["com.apsis1.attributes.email"], "events": events,
+                                  "start_at": iso(START)})
+
+
+def _spilling(monkeypatch, tmp_path) -> list[str]:
+    """Buckets and scan blocks small enough for the test's week to be written through temporary files, in
+    tmp_path; returns the list the directories made are recorded in."""
+    made: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(profile_json, "EVENTS_PER_BUCKET", 2_000)
+    monkeypatch.setattr(profile_json, "EVENTS_PER_BLOCK", 1_500)
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**kw, dir=tmp_path)) or made[-1])
+    return made
+
+
+def test_a_big_export_written_through_temporary_files_is_the_same_file_and_leaves_none(tmp_path, monkeypatch):
+    """Seed 2's file is one JSON dictionary by profile, each profile's events in time order from the whole
+    window. A big export groups them through temporary files (memory: one bucket of profiles at a time);
+    the file is byte for byte the one grouped in memory, and the files are gone once it is sent."""
+    apsis = make_apsis(tmp_path, export_processes=1)
+    url = _every_event_export(apsis)
+    in_memory = apsis.poll_profiles(url)
+    assert in_memory.status_code == 200
+    made = _spilling(monkeypatch, tmp_path / "spill")
+    (tmp_path / "spill").mkdir()
+    spilled = apsis.client.get(local(url), headers=apsis.headers)
+    assert spilled.status_code == 200 and len(made) == 1
+    assert spilled.data == in_memory.data
+    assert sum(len(p["sections"].popitem()[1]["events"]) for p in json.loads(spilled.data).values()) > 2_000 * 3
+    assert not any((tmp_path / "spill").iterdir())
+
+
+def test_a_download_stopped_early_removes_its_temporary_files(tmp_path, monkeypatch):
+    """A client that goes away mid-file leaves nothing behind on the emulator's disk."""
+    apsis = make_apsis(tmp_path, export_processes=1)
+    url = _every_event_export(apsis)
+    assert apsis.poll_profiles(url).status_code == 200
+    (tmp_path / "spill").mkdir()
+    made = _spilling(monkeypatch, tmp_path / "spill")
+    r = apsis.client.get(local(url), headers=apsis.headers, buffered=False)
+    first = next(iter(r.response))
+    assert first.startswith(b"{") and len(made) == 1 and any((tmp_path / "spill").iterdir())
+    r.close()
+    assert not any((tmp_path / "spill").iterdir())
