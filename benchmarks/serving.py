@@ -120,48 +120,86 @@ def _peak_rss_mb(pid: int) -> float:
 MEMORY_SCALE = 4.0  # about 64k email events a day: 5M rows fit the export's three-month window (seed 1)
 
 
+def _email_export(base: str, auth: dict, start: datetime) -> tuple[str, dict]:
+    """An APSIS email export of [start, NOW), ready: its file URL and the headers to fetch it with."""
+    report = json.loads(_call(base + "/apsis/emails/reports", {
+        "start_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "end_at": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")}, auth))
+    _ready(base, report["report_id"])
+    status = json.loads(_call(f"{base}/apsis/emails/reports/{report['report_id']}", headers=auth))
+    if "file_download_url" not in status:
+        raise RuntimeError(f"email export from {start} not ready: {status}")
+    return status["file_download_url"], {}
+
+
+def _profile_export(base: str, auth: dict, start: datetime) -> tuple[str, dict]:
+    """An APSIS profile export of every email event type in [start, NOW), ready: its poll URL and headers."""
+    section = json.loads(_call(base + "/apsis/audience/sections", headers=auth))["items"][0]["discriminator"]
+    events = json.loads(_call(f"{base}/apsis/audience/sections/{section}/events", headers=auth))["items"]
+    export = json.loads(_call(base + "/apsis/audience/profiles/exports", {
+        "attributes": ["com.apsis1.attributes.email"], "events": [e["discriminator"] for e in events],
+        "start_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "end_at": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")}, auth))
+    _ready(base, export["export_id"])
+    return export["file_download_url"], {**auth, "Accept-Encoding": "gzip"}
+
+
+def _ready(base: str, job_id: str) -> None:
+    job = next(j for j in json.loads(_call(base + "/_emulator/jobs"))["items"] if j["id"] == job_id)
+    _call(base + "/_emulator/clock", {"advance": job["seconds_to_ready"] + 1})
+
+
+def _count_rows(resp, marker: bytes | None) -> int:
+    """Rows of a gzip body read as it streams: CSV lines after the header, or occurrences of `marker`."""
+    inflate, n, tail = zlib.decompressobj(31), 0, b""
+    while chunk := resp.read(1 << 16):
+        text = tail + inflate.decompress(chunk)
+        if marker is None:
+            n += text.count(b"\n")
+        else:
+            n += text.count(marker)
+            tail = text[-(len(marker) - 1):]  # a marker cut by the chunk's end is counted with the next
+    return n - 1 if marker is None else n
+
+
+# Each export kind: how to request one ready to download, and what to count its rows by.
+MEMORY_EXPORTS = {"APSIS email export (gzip CSV)": (_email_export, None),
+                  "APSIS profile export (JSON, gzip)": (_profile_export, b'"correlationId"')}
+
+
 def memory(windows_days: tuple[float, ...] = (0.3, 1.6)) -> list[dict]:
-    """Peak RSS of the one serving worker after streaming APSIS email exports of growing windows, one
-    server throughout (scale 4: 0.3 days ~ 20k rows, 1.6 ~ 165k, 16 ~ 1M, 78 ~ 5.4M)."""
+    """Peak RSS of the one serving worker after streaming exports of growing windows, one server per
+    export kind (scale 4: 0.3 days ~ 20k events, 1.6 ~ 165k, 16 ~ 1M, 78 ~ 5.4M)."""
+    rows = []
+    for export, (request, marker) in MEMORY_EXPORTS.items():
+        rows += _memory_of(export, request, marker, windows_days)
+    return rows
+
+
+def _memory_of(export: str, request, marker: bytes | None, windows_days: tuple[float, ...]) -> list[dict]:
     # The size limit (5M cells by default, seed 1 "file too large") is lifted for the 5M-row window.
     proc, base, _ = start_server("--workers", "1", "--scale", str(MEMORY_SCALE),
                                  env={"EMULATOR_APSIS_EXPORT_SIZE_LIMIT": "100000000"})
     rows = []
     try:
         pid = json.loads(_call(base + "/_emulator/health"))["worker_pid"]
-        _call(base + "/_emulator/clock", {"set": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
         creds = {"grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
                  "client_secret": DEFAULT_APSIS_CLIENT_SECRET}
         for days in windows_days:
             _call(base + "/_emulator/clock", {"set": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
             token = json.loads(_call(base + "/apsis/oauth/token", creds))["access_token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            start = NOW - timedelta(days=days)
-            report = json.loads(_call(base + "/apsis/emails/reports", {
-                "start_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "end_at": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                auth))
-            job = next(j for j in json.loads(_call(base + "/_emulator/jobs"))["items"]
-                       if j["id"] == report["report_id"])
-            _call(base + "/_emulator/clock", {"advance": job["seconds_to_ready"] + 1})
-            status = json.loads(_call(f"{base}/apsis/emails/reports/{report['report_id']}", headers=auth))
-            if "file_download_url" not in status:
-                raise RuntimeError(f"export of {days} days not ready: {status} {job}")
-            n = 0
+            url, headers = request(base, {"Authorization": f"Bearer {token}"}, NOW - timedelta(days=days))
             sampler = _ChildrenSampler(pid)
             sampler.start()
             t0 = time.perf_counter()
             try:
-                with urllib.request.urlopen(status["file_download_url"], timeout=600) as resp:
-                    inflate = zlib.decompressobj(31)
-                    while chunk := resp.read(1 << 16):
-                        n += inflate.decompress(chunk).count(b"\n")
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=600) as resp:
+                    n = _count_rows(resp, marker)
             finally:
                 seconds = time.perf_counter() - t0
                 sampler.stop()
             worker = _peak_rss_mb(pid)
-            rows.append({"window_days": days, "rows": n - 1, "peak_rss_mb": worker, "render_processes": sampler.seen,
-                         "render_private_mb": sampler.peak_mb, "total_mb": worker + sampler.peak_mb,
-                         "seconds": seconds})
+            rows.append({"export": export, "window_days": days, "rows": n, "peak_rss_mb": worker,
+                         "render_processes": sampler.seen, "render_private_mb": sampler.peak_mb,
+                         "total_mb": worker + sampler.peak_mb, "seconds": seconds})
     finally:
         proc.terminate()
         proc.wait()

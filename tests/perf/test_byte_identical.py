@@ -57,6 +57,8 @@ def client(request, tmp_path_factory):
             mp.setattr(parallel, "MIN_WORK", 0)
             mp.setattr(profile_json, "EVENTS_PER_BUCKET", 3_000)  # written in buckets, from spilled blocks
             mp.setattr(profile_json, "EVENTS_PER_BLOCK", 2_000)
+            mp.setattr(profile_json, "_BATCH", 300)  # a block written in runs of 300 events
+            mp.setattr(profile_json, "RUN_EVENTS", 1)
             mp.setattr(expertsender_views, "SEND_BLOCK", 300)  # send hours cut into pieces
             mp.setattr(os, "fork", counted_fork)
         app = create_app(Settings(state_dir=str(tmp_path_factory.mktemp("state")), seed=42, scale=0.5,

@@ -249,12 +249,14 @@ def _every_event_export(apsis) -> str:
 
 
 def _spilling(monkeypatch, tmp_path) -> list[str]:
-    """Buckets and scan blocks small enough for the test's week to be written through temporary files, in
-    tmp_path; returns the list the directories made are recorded in."""
+    """Buckets, scan blocks and runs small enough for the test's week to be written through temporary files,
+    in tmp_path; returns the list the directories made are recorded in."""
     made: list[str] = []
     real_mkdtemp = tempfile.mkdtemp
     monkeypatch.setattr(profile_json, "EVENTS_PER_BUCKET", 2_000)
     monkeypatch.setattr(profile_json, "EVENTS_PER_BLOCK", 1_500)
+    monkeypatch.setattr(profile_json, "_BATCH", 200)  # each block written in runs of 200 events
+    monkeypatch.setattr(profile_json, "RUN_EVENTS", 1)
     monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**kw, dir=tmp_path)) or made[-1])
     return made
 
