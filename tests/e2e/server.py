@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -9,9 +10,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def free_port(count: int = 1) -> int:
@@ -67,3 +69,27 @@ def running_server(state_dir: Path, *args: str, env: dict | None = None, ports: 
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def holding_one_worker(base: str) -> Iterator[Callable[..., dict]]:
+    """A connection whose request is not sent yet: the sync worker that accepted it waits for the request,
+    so that every other request goes to the other worker, whichever the kernel would have woken, until
+    `ask(path, headers)` sends it; the held worker answers, and `ask` returns its JSON."""
+    parts = urlsplit(base)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+
+    def ask(path: str, headers: dict | None = None) -> dict:
+        lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
+                 *(f"{k}: {v}" for k, v in (headers or {}).items())]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = response.read()
+        assert response.status == 200, body
+        return json.loads(body)
+
+    try:
+        yield ask
+    finally:
+        sock.close()

@@ -13,19 +13,17 @@ from emulator.exports import Exports
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET
 from emulator.store import Store
 
-from .server import get_json, running_server
+from .server import get_json, holding_one_worker, running_server
 
 pytestmark = pytest.mark.gunicorn
 
 
-def health_by_worker(base: str, want: int = 2, tries: int = 200) -> dict[int, dict]:
-    seen: dict[int, dict] = {}
-    for _ in range(tries):
-        body = get_json(base + "/_emulator/health")
-        seen.setdefault(body["worker_pid"], body)
-        if len(seen) >= want:
-            break
-    return seen
+def health_by_worker(base: str) -> dict[int, dict]:
+    """The health answer of each of the two workers (one held by a connection, the other answering)."""
+    with holding_one_worker(base) as ask_held:
+        other = get_json(base + "/_emulator/health")
+        held = ask_held("/_emulator/health")
+    return {other["worker_pid"]: other, held["worker_pid"]: held}
 
 
 def test_state_created_through_one_worker_is_seen_by_another(tmp_path):
@@ -55,17 +53,15 @@ def test_job_created_through_one_worker_is_served_by_another(tmp_path):
                  "client_secret": DEFAULT_APSIS_CLIENT_SECRET}
         token = get_json(api + "/oauth/token", method="POST", body=creds)["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        report = get_json(api + "/emails/reports", method="POST", headers=auth,
-                          body={"start_at": "2026-03-09T00:00:00Z", "end_at": "2026-03-09T01:00:00Z"})
+        with holding_one_worker(base) as ask_held:  # the POST and the clock go to the other worker
+            report = get_json(api + "/emails/reports", method="POST", headers=auth,
+                              body={"start_at": "2026-03-09T00:00:00Z", "end_at": "2026-03-09T01:00:00Z"})
+            get_json(base + "/_emulator/clock", method="POST", body={"advance": 120})
+            status = ask_held(f"/apsis/emails/reports/{report['report_id']}", auth)
+        assert status["status"] == "completed"
         creator = get_json(base + "/_emulator/journal?path=/emails/reports&method=POST")["items"][-1]["worker"]
-        get_json(base + "/_emulator/clock", method="POST", body={"advance": 120})
-        for _ in range(200):
-            assert get_json(f"{api}/emails/reports/{report['report_id']}", headers=auth)["status"] == "completed"
-            served = get_json(base + "/_emulator/journal?path=/emails/reports/*&method=GET&status=200")["items"]
-            if {e["worker"] for e in served} - {creator}:
-                break
-        else:
-            pytest.fail("every status call landed on the creating worker")
+        served = get_json(base + "/_emulator/journal?path=/emails/reports/*&method=GET&status=200")["items"]
+        assert [e["worker"] for e in served] != [creator] and len(served) == 1
 
 
 def test_fault_counters_are_shared_across_workers(tmp_path):
