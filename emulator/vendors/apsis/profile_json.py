@@ -187,6 +187,20 @@ def _read_bucket(spill_dir: str, bucket: int, runs: list[array]) -> dict[int, li
     return out
 
 
+def spills(request: dict[str, Any]) -> bool:
+    """Whether the file is written through temporary files (more events estimated than one bucket holds)."""
+    return bool(request["events"]) and request.get("estimated_event_rows", 0) > EVENTS_PER_BUCKET
+
+
+def no_temporary_directory() -> str | None:
+    """Why no temporary directory can be made for a file that spills ($TMPDIR not writable), or None."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix="apsis-profile-export-"))
+    except OSError as err:
+        return f"{err.strerror or err}: {getattr(err, 'filename', None) or tempfile.gettempdir()}"
+    return None
+
+
 def json_file(acc: Account, request: dict[str, Any], processes: int = 1) -> Iterator[bytes]:
     """The file, one bucket of recipients after another (see the module's note)."""
     estimated = request.get("estimated_event_rows", 0) if request["events"] else 0

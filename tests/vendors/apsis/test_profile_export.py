@@ -248,17 +248,19 @@ def _every_event_export(apsis) -> str:
                                   "start_at": iso(START)})
 
 
-def _spilling(monkeypatch, tmp_path) -> list[str]:
+def _spilling(monkeypatch, spill_dir) -> list[int]:
     """Buckets, scan blocks and runs small enough for the test's week to be written through temporary files,
-    in tmp_path; returns the list the directories made are recorded in."""
-    made: list[str] = []
-    real_mkdtemp = tempfile.mkdtemp
+    made in spill_dir; returns the list each block written to them is recorded in."""
+    spilled: list[int] = []
+    real_spill = profile_json._spill
     monkeypatch.setattr(profile_json, "EVENTS_PER_BUCKET", 2_000)
     monkeypatch.setattr(profile_json, "EVENTS_PER_BLOCK", 1_500)
     monkeypatch.setattr(profile_json, "_BATCH", 200)  # each block written in runs of 200 events
     monkeypatch.setattr(profile_json, "RUN_EVENTS", 1)
-    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**kw, dir=tmp_path)) or made[-1])
-    return made
+    monkeypatch.setattr(profile_json, "_spill", lambda *a: spilled.append(a[2]) or real_spill(*a))
+    spill_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_dir))
+    return spilled
 
 
 def test_a_big_export_written_through_temporary_files_is_the_same_file_and_leaves_none(tmp_path, monkeypatch):
@@ -269,10 +271,9 @@ def test_a_big_export_written_through_temporary_files_is_the_same_file_and_leave
     url = _every_event_export(apsis)
     in_memory = apsis.poll_profiles(url)
     assert in_memory.status_code == 200
-    made = _spilling(monkeypatch, tmp_path / "spill")
-    (tmp_path / "spill").mkdir()
+    spilled_blocks = _spilling(monkeypatch, tmp_path / "spill")
     spilled = apsis.client.get(local(url), headers=apsis.headers)
-    assert spilled.status_code == 200 and len(made) == 1
+    assert spilled.status_code == 200 and len(spilled_blocks) > 3
     assert spilled.data == in_memory.data
     assert sum(len(p["sections"].popitem()[1]["events"]) for p in json.loads(spilled.data).values()) > 2_000 * 3
     assert not any((tmp_path / "spill").iterdir())
@@ -283,10 +284,24 @@ def test_a_download_stopped_early_removes_its_temporary_files(tmp_path, monkeypa
     apsis = make_apsis(tmp_path, export_processes=1)
     url = _every_event_export(apsis)
     assert apsis.poll_profiles(url).status_code == 200
-    (tmp_path / "spill").mkdir()
-    made = _spilling(monkeypatch, tmp_path / "spill")
+    spilled_blocks = _spilling(monkeypatch, tmp_path / "spill")
     r = apsis.client.get(local(url), headers=apsis.headers, buffered=False)
     first = next(iter(r.response))
-    assert first.startswith(b"{") and len(made) == 1 and any((tmp_path / "spill").iterdir())
+    assert first.startswith(b"{") and spilled_blocks and any((tmp_path / "spill").iterdir())
     r.close()
     assert not any((tmp_path / "spill").iterdir())
+
+
+def test_no_writable_temporary_directory_gets_503_before_the_file_starts(tmp_path, monkeypatch):
+    """A file big enough to be written through temporary files needs $TMPDIR: without it the poll URL
+    answers seed 2's 503 (processing failed) naming the cause, never a 200 whose file stops midway; a
+    small export needs none and is served."""
+    apsis = make_apsis(tmp_path, export_processes=1)
+    big = _every_event_export(apsis)
+    small = request_export(apsis, {"attributes": ["com.apsis1.attributes.email"]})
+    monkeypatch.setattr(profile_json, "EVENTS_PER_BUCKET", 2_000)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-directory"))
+    r = apsis.poll_profiles(big)
+    assert r.status_code == 503 and r.content_type == "application/problem+json"
+    assert "temporary directory" in r.json["detail"] and "no-such-directory" in r.json["detail"]
+    assert apsis.client.get(local(small), headers=apsis.headers).status_code == 200

@@ -15,7 +15,7 @@ from ....writers import coalesce, gzip_stream
 from ..account import Account, iso
 from ..checks import check_pending, check_window, checked, invalid, parse_time_ms
 from ..errors import Problem
-from ..profile_json import json_file
+from ..profile_json import json_file, no_temporary_directory, spills
 
 bp = Blueprint("profile_export", __name__)
 KIND = "profile_events"
@@ -126,6 +126,10 @@ def poll(export_id: str) -> Response:
             else "processing failed"
         )
         raise Problem(503, f"Export {export_id!r} failed: {reason}. Request a new export.")
+    if spills(job.request) and (why := no_temporary_directory()):
+        # Checked before the first byte: a file stopped midway would reach the client as a 200.
+        raise Problem(503, f"Export {export_id!r} could not be written: the emulator needs a writable temporary "
+                           f"directory for a file this big ({why}). Set TMPDIR, or mount a volume on /tmp.")
     stream = coalesce(json_file(Account(c), job.request, c.settings.render_processes))
     headers = {"Vary": "Accept-Encoding"}
     if request.accept_encodings["gzip"] > 0:  # seed 2: Accept-Encoding: gzip -> Content-Encoding: gzip
