@@ -53,7 +53,7 @@ def members(acc: Account, request: dict[str, Any]) -> list[int]:
 
 
 def buckets(people: list[int], estimated_events: int) -> list[list[int]]:
-    """`people` cut into buckets of about EVENTS_PER_BUCKET events (one bucket without events)."""
+    """`people` cut into buckets of about EVENTS_PER_BUCKET events."""
     count = max(1, min(len(people), math.ceil(estimated_events / EVENTS_PER_BUCKET)))
     size = max(1, math.ceil(len(people) / count))
     return [people[lo : lo + size] for lo in range(0, len(people), size)]
@@ -203,14 +203,15 @@ def no_temporary_directory() -> str | None:
 
 def json_file(acc: Account, request: dict[str, Any], processes: int = 1) -> Iterator[bytes]:
     """The file, one bucket of recipients after another (see the module's note)."""
-    estimated = request.get("estimated_event_rows", 0) if request["events"] else 0
-    parts = buckets(members(acc, request), estimated)
+    people = members(acc, request)
     yield b"{"
-    if len(parts) <= 1:  # a small export (or one without events): grouped in memory, in one scan
-        events = _events_by_profile(acc, request) if parts and request["events"] else {}
-        yield from json_members(profiles(acc, request, parts[0], events)) if parts else ()
+    if not spills(request) or not people:  # grouped in memory, in one scan (none without profiles)
+        events = _events_by_profile(acc, request) if people and request["events"] else {}
+        yield from json_members(profiles(acc, request, people, events))
         yield b"}"
         return
+    estimated = request["estimated_event_rows"]
+    parts = buckets(people, estimated)
     start, until = request["start_ms"], request["until_ms"]
     blocks = _scan_blocks(start, until, estimated)
     scan_processes = processes if worth_forking(processes, acc.world.export_work(start, until, estimated),
