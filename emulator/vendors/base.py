@@ -131,8 +131,8 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask
             response.response = _truncate(response.response, decision.truncate_after_bytes, req.environ)
             response.direct_passthrough = True
         body = req.get_data(cache=True) if req.content_length else b""
-        core.record(vendor=name, method=req.method, path=req.path, query=req.args.to_dict(),
-                    headers=dict(req.headers), body=body, status=response.status_code, fault=decision.rule)
+        core.record(vendor=name, method=req.method, path=req.path, query=req.args.items(multi=True),
+                    headers=req.headers.items(), body=body, status=response.status_code, fault=decision.rule)
         return response
 
     @app.teardown_request
