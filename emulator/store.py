@@ -40,7 +40,7 @@ CREATE INDEX IF NOT EXISTS jobs_vendor ON jobs (vendor, kind);
 
 _JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,  -- not AUTOINCREMENT: ids restart after a clear, order holds
     at REAL NOT NULL,
     vendor TEXT NOT NULL,
     method TEXT NOT NULL,
@@ -61,6 +61,8 @@ JOB_COLUMNS = ("id", "vendor", "kind", "request", "created_at", "ready_at", "exp
 BUSY_TIMEOUT_S = 10.0
 # A journal write waits this long for another process's lock, then the entry is given up (best effort).
 JOURNAL_BUSY_TIMEOUT_S = 2.0
+# How often a writer looks whether journal.db was replaced (clear_journal on a full disk); readers always do.
+JOURNAL_FILE_CHECK_S = 1.0
 
 log = logging.getLogger("emulator")
 
@@ -129,10 +131,15 @@ class Store:
             conn = local.conn
         return conn
 
-    def _journal_conn(self) -> sqlite3.Connection:
-        """This thread's connection to journal.db, opened anew if the file was replaced (clear_journal)."""
+    def _journal_conn(self, check: bool = True) -> sqlite3.Connection:
+        """This thread's connection to journal.db, opened anew if the file was replaced (clear_journal); with
+        check=False the file is looked at once a JOURNAL_FILE_CHECK_S at most."""
         self._conn()
         local = self._local
+        now = time.monotonic()
+        if not check and local.journal is not None and now < local.journal_checked + JOURNAL_FILE_CHECK_S:
+            return local.journal[0]
+        local.journal_checked = now
         try:
             inode = os.stat(self.journal_path).st_ino
         except FileNotFoundError:
@@ -274,8 +281,8 @@ class Store:
         row[5] = json.dumps(row[5])
         row.append(os.getpid())
         try:
-            cur = self._run(lambda conn: conn.execute(self._INSERT_JOURNAL, row), self._journal_conn,
-                            JOURNAL_BUSY_TIMEOUT_S)
+            cur = self._run(lambda conn: conn.execute(self._INSERT_JOURNAL, row),
+                            lambda: self._journal_conn(check=False), JOURNAL_BUSY_TIMEOUT_S)
             # Bounded: keep the newest `limit` entries (trimmed in batches to keep inserts cheap).
             if cur.lastrowid and cur.lastrowid % 100 == 0:
                 self._run(lambda conn: conn.execute("DELETE FROM journal WHERE id <= ?", (cur.lastrowid - limit,)),

@@ -205,7 +205,7 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask
         if decision.truncate_after_bytes is not None and response.status_code < 400:
             req.environ[TRUNCATE_FLAG] = decision.truncate_after_bytes
         body = req.get_data(cache=True) if req.content_length else b""
-        core.record(vendor=name, method=req.method, path=req.path, query=req.args.items(multi=True),
+        core.record(vendor=name, method=req.method, path=req.path, query=req.args.items(multi=True) if req.query_string else (),
                     headers=req.headers.items(), body=body, status=response.status_code, fault=decision.rule)
         return response
 

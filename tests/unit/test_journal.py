@@ -115,6 +115,7 @@ def test_clearing_replaces_a_journal_file_that_cannot_be_written(tmp_path, monke
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(Store, "_delete_journal_rows", full)
+    monkeypatch.setattr(store_module, "JOURNAL_FILE_CHECK_S", 0.0)  # the other worker looks at every write
     worker.clear_journal()
     assert worker.journal({}, 10) == []
     assert other.append_journal(dict(entry, path="/after"), 100)
