@@ -84,9 +84,9 @@ class Core:
 
     # --- journal -----------------------------------------------------------------------------
     def record(self, *, vendor: str, method: str, path: str, query: Iterable[tuple[str, str]],
-               headers: Iterable[tuple[str, str]], body: bytes, status: int, fault: str | None) -> bool:
-        """One request into the journal (best effort: False if it could not be written, see Store)."""
-        return self.store.append_journal({
+               headers: Iterable[tuple[str, str]], body: bytes, status: int, fault: str | None) -> None:
+        """One request into the journal (best effort, see Store.append_journal)."""
+        self.store.append_journal({
             "at": self.clock.now(), "vendor": vendor, "method": method, "path": clip(path, JOURNAL_TEXT_MAX),
             "query": journal_query(query), "headers": journal_headers(headers),
             "body_digest": hashlib.sha256(body).hexdigest() if body else "",

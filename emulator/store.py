@@ -12,10 +12,14 @@ update the cache as they commit. So a worker reads the shared state anew only af
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import logging
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -61,6 +65,12 @@ JOB_COLUMNS = ("id", "vendor", "kind", "request", "created_at", "ready_at", "exp
 BUSY_TIMEOUT_S = 10.0
 # A journal write waits this long for another process's lock, then the entry is given up (best effort).
 JOURNAL_BUSY_TIMEOUT_S = 2.0
+# Entries are written in batches, off the request: a thread of each process writes what its requests
+# buffered JOURNAL_GATHER_S after the first of them, or at once when JOURNAL_BATCH are waiting. A reader
+# first waits (JOURNAL_SETTLE_MAX_S at most) until no process has entries waiting (journal.pending.* files).
+JOURNAL_BATCH = 64
+JOURNAL_GATHER_S = 0.002
+JOURNAL_SETTLE_MAX_S = 2.0
 # How often a writer looks whether journal.db was replaced (clear_journal on a full disk); readers always do.
 JOURNAL_FILE_CHECK_S = 1.0
 
@@ -105,7 +115,11 @@ class Store:
         self.journal_path = os.path.join(os.path.dirname(path) or ".", "journal.db")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._local = threading.local()
-        self.journal_failures = 0  # journal writes given up in this process (see append_journal)
+        self.journal_failures = 0  # journal entries given up in this process (see append_journal)
+        self._pending: list[list[Any]] = []  # this process's entries not written yet
+        self._pending_lock = threading.Lock()
+        self._pending_pid: int | None = None
+        self._journal_limit = 10_000
         self._run(lambda conn: conn.executescript(_SCHEMA))
         self._run(lambda conn: conn.executescript(_JOURNAL_SCHEMA), self._journal_conn)
 
@@ -274,28 +288,105 @@ class Store:
     _INSERT_JOURNAL = (f"INSERT INTO journal ({', '.join(_JOURNAL_COLUMNS)}, worker) "
                        f"VALUES ({', '.join('?' * (len(_JOURNAL_COLUMNS) + 1))})")
 
-    def append_journal(self, entry: dict[str, Any], limit: int) -> bool:
-        """Record one request; best effort: a write that fails (a full disk, a lock held too long) is given up
-        and logged, never raised into the request it records. True if written."""
+    def append_journal(self, entry: dict[str, Any], limit: int) -> None:
+        """Record one request, written by this process's journal thread shortly after (see JOURNAL_BATCH).
+        Best effort: a write that fails (a full disk, a lock held too long) is given up and logged, never
+        raised into a request."""
         row = [entry[c] for c in self._JOURNAL_COLUMNS]
         row[5] = json.dumps(row[5])
         row.append(os.getpid())
+        self._journal_limit = limit
+        if self._pending_pid != row[-1]:
+            self._start_journal_writer(row[-1])
+        with self._pending_lock:
+            self._pending.append(row)
+            waiting = len(self._pending)
+            self._pending_count(waiting)
+        if waiting >= JOURNAL_BATCH:
+            self.flush_journal()
+        else:
+            self._wake.set()
+
+    def _start_journal_writer(self, pid: int) -> None:
+        """This process's buffer, its count of waiting entries in a file readers look at, and its writer."""
+        self._pending_pid, self._pending, self._wake = pid, [], threading.Event()
+        self._pending_path = f"{self.journal_path}.pending.{pid}.{id(self)}"
+        with open(self._pending_path, "wb") as handle:
+            handle.write(bytes(8))
+        self._pending_file = open(self._pending_path, "r+b")  # noqa: SIM115 (open as long as the process)
+        self._pending_map = mmap.mmap(self._pending_file.fileno(), 8)
+        threading.Thread(target=self._journal_writer, args=(self._wake,), daemon=True,
+                         name="journal-writer").start()
+
+    def _pending_count(self, n: int) -> None:
+        struct.pack_into("q", self._pending_map, 0, n)
+
+    def _journal_writer(self, wake: threading.Event) -> None:
+        while True:
+            wake.wait()
+            time.sleep(JOURNAL_GATHER_S)
+            wake.clear()
+            self.flush_journal()
+
+    def flush_journal(self) -> None:
+        """Write this process's waiting entries now, in one transaction."""
+        if self._pending_pid != os.getpid():
+            return
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        if rows:
+            try:
+                self._run(lambda conn: self._write_rows(conn, rows), lambda: self._journal_conn(check=False),
+                          JOURNAL_BUSY_TIMEOUT_S)
+            except (sqlite3.Error, OSError) as exc:
+                before, self.journal_failures = self.journal_failures, self.journal_failures + len(rows)
+                if before == 0 or len(str(before)) != len(str(self.journal_failures)):  # 1, 10, 100, ...
+                    log.warning("request journal: %d entries not written (%s); %d so far in this process",
+                                len(rows), exc, self.journal_failures)
+        with self._pending_lock:
+            self._pending_count(len(self._pending))
+
+    def _write_rows(self, conn: sqlite3.Connection, rows: list[list[Any]]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = self._run(lambda conn: conn.execute(self._INSERT_JOURNAL, row),
-                            lambda: self._journal_conn(check=False), JOURNAL_BUSY_TIMEOUT_S)
-            # Bounded: keep the newest `limit` entries (trimmed in batches to keep inserts cheap).
-            if cur.lastrowid and cur.lastrowid % 100 == 0:
-                self._run(lambda conn: conn.execute("DELETE FROM journal WHERE id <= ?", (cur.lastrowid - limit,)),
-                          self._journal_conn, JOURNAL_BUSY_TIMEOUT_S)
-        except (sqlite3.Error, OSError) as exc:
-            self.journal_failures += 1
-            if self.journal_failures in (1, 10, 100) or self.journal_failures % 1000 == 0:
-                log.warning("request journal: entry not written (%s); %d so far in this process",
-                            exc, self.journal_failures)
-            return False
-        return True
+            conn.executemany(self._INSERT_JOURNAL, rows)
+            last = conn.execute("SELECT max(id) FROM journal").fetchone()[0] or 0
+            # Bounded: the newest `limit` entries (trimmed in steps of 100 to keep writes cheap).
+            if last // 100 != (last - len(rows)) // 100:
+                conn.execute("DELETE FROM journal WHERE id <= ?", (last - self._journal_limit,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def settle_journal(self) -> None:
+        """Wait until every process has written the entries it had waiting (this one's: now)."""
+        self.flush_journal()
+        deadline = time.monotonic() + JOURNAL_SETTLE_MAX_S
+        own = getattr(self, "_pending_path", None) if self._pending_pid == os.getpid() else None
+        for path in glob.glob(glob.escape(self.journal_path) + ".pending.*"):
+            if path == own:
+                continue
+            pid = int(path.rsplit(".", 2)[1])
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:  # a worker that died: what it had waiting is lost
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                continue
+            except PermissionError:
+                pass
+            while time.monotonic() < deadline:
+                try:
+                    with open(path, "rb") as handle:
+                        if struct.unpack("q", handle.read(8).ljust(8, b"\0"))[0] == 0:
+                            break
+                except OSError:
+                    break
+                time.sleep(0.001)
 
     def journal(self, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        self.settle_journal()
         sql, args = "SELECT * FROM journal WHERE 1=1", []
         for column in ("vendor", "method", "status"):
             if filters.get(column) is not None:
@@ -309,6 +400,7 @@ class Store:
     def clear_journal(self) -> None:
         """Empty the journal; if SQLite cannot (a full disk: even a delete writes to the WAL), the file is
         replaced by an empty one, which every worker opens at its next journal write."""
+        self.settle_journal()
         try:
             self._delete_journal_rows()
         except sqlite3.Error as exc:
