@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cp.add_argument("--modes", default="positive,negative,stateful",
                     help="comma list of positive, negative, stateful (default: all three)")
     cp.add_argument("--stateful-examples", type=int, default=8,
-                    help="scenarios of the stateful phase, each up to 6 linked calls (default 8)")
+                    help="scenarios of the stateful phase, each up to 10 linked calls (default 8)")
     cp.add_argument("--poll-timeout", type=float, default=30.0,
                     help="seconds a stateful step waits for a pending export to become ready (default 30)")
     cp.add_argument("--report", help="also write a report: Markdown (.md) or HTML (.html), e.g. to attach to CI")

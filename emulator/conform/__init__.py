@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from .data import Lookups, positive_hints
+from .data import Lookups, PositiveHints
 
 # schemathesis is an optional dependency (the `conform` extra): imported lazily so `serve` never needs it.
 
@@ -205,7 +205,7 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
         modes: tuple[str, ...] = MODES, stateful_examples: int = 8) -> list[Row]:
     """Run the contract's checks; one row per operation and mode, then the stateful rows."""
     import schemathesis
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import Unsatisfiable
 
     target = Target(target) if isinstance(target, str) else target
@@ -219,9 +219,11 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
     else:
         transport = {"session": tally.session()}  # probes reuse the session, so they are counted too
     lookups = Lookups(schema.raw_schema, creds or {}, target.base_url, schema.app, transport)
-    schema.hooks.register_hook_with_name(positive_hints(lookups, target.today), "map_case")
+    hints = PositiveHints(lookups, target.today)
+    schema.hooks.register_hook_with_name(hints, "map_case")
+    # No shrinking: failures are recorded, not raised, and an error ends the row at once.
     hypothesis_settings = settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                                   suppress_health_check=list(HealthCheck))
+                                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     rows: list[Row] = []
     probes = AuthProbes()
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -232,6 +234,9 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
             row = Row(operation.label, mode)
             rows.append(row)
             tally.row = row
+            # The config's modes too: with the default (all), a positive strategy also draws negative cases.
+            schema.config.generation.update(modes=[mode])
+            hints.active = mode == "positive"
             strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode))
             check = _checker(row, strategy, transport, probes, hypothesis_settings, given)
             try:
@@ -244,9 +249,10 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
                 row.error = f"{type(exc).__name__}: {exc}"
     tally.row = None
     if "stateful" in modes:
+        hints.active = True
         from .stateful import run_stateful
 
-        rows += run_stateful(schema, tally, transport, target, stateful_examples, probes)
+        rows += run_stateful(schema, tally, transport, target, stateful_examples, probes, hints)
     _mark_exercised(rows, {op.label: op.definition.raw for op in operations})
     return rows
 

@@ -8,9 +8,10 @@ from the contract:
 - `x-emulator-values-from: {path, pointer | xpath}` on a parameter: its values come from a lookup the run
   makes once at the start (JSON pointer with `*` for every array item, or an XPath into an XML answer);
   `{name}` in the lookup path is filled with the first value found for the parameter of that name.
-- `x-emulator-positive-omit: [names]` on an operation: query parameters or body fields left out of positive
+- `x-emulator-positive-omit: [names]` on an operation: query parameters, headers or body fields left out of positive
   cases, because their valid values depend on account data the run does not look up.
 - `x-emulator-positive-max: {name: n}`: a ceiling below the schema's maximum that the server applies by default.
+- `x-emulator-positive-alone: {name: [values]}`: values of a list that are only valid as its single item.
 - Window parameters by name (start / end dates and times): set to a recent past window, in the same format.
 """
 
@@ -19,8 +20,8 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
@@ -144,61 +145,86 @@ class Lookups:
         return int(value) if resolve(self._raw, parameter.get("schema", {})).get("type") == "integer" else value
 
 
-def _window(container: dict, today: date) -> None:
-    """Recent start and end values for the window parameters present, in the format they were drawn in."""
+def _window(container: MutableMapping, today: date) -> None:
+    """Recent start and end values for the window parameters present, in the format they were drawn in: a day
+    (or a few) for dates, one hour for date-times (a small export: the stateful flows download its file)."""
     start_key = next((k for k in container if k in START), None)
     end_key = next((k for k in container if k in END), None)
+    if start_key is None and end_key is None and not any(k in container for k in TIMES):
+        return
+    hour = zlib.crc32(repr(container.get(start_key or end_key or "")).encode()) % 24
     start = window_day(container[start_key], today) if start_key else None
     if start_key:
-        container[start_key] = _format(start, container[start_key])
+        container[start_key] = _format(start, container[start_key], hour)
     if end_key:
         drawn = container[end_key]
         if start is None:
-            end = window_day(drawn, today)
+            container[end_key] = _format(window_day(drawn, today), drawn, hour)
         elif _is_datetime(drawn):
-            end = start + timedelta(days=1)
+            container[end_key] = _format(start, drawn, hour + 1)
         else:
-            end = min(start + timedelta(days=zlib.crc32(repr(drawn).encode()) % 3), today - timedelta(days=1))
-        container[end_key] = _format(end, drawn)
+            spread = zlib.crc32(repr(drawn).encode()) % 3
+            container[end_key] = _format(min(start + timedelta(days=spread), today - timedelta(days=1)), drawn, 0)
     day = start or window_day(None, today)
     for key, clock in TIMES.items():
         if key in container:
-            last = container.get(end_key, day.isoformat()) if end_key else day.isoformat()
-            container[key] = (day.isoformat() if key == "start_time" else str(last)[:10]) + clock
+            last = str(container[end_key])[:10] if end_key else day.isoformat()
+            container[key] = (day.isoformat() if key == "start_time" else last) + clock
+
+
+def _without_alone(value: object, alone: set) -> object:
+    """A list (or comma list) of several items without the values that are only valid alone."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or len(items) < 2 or not alone & set(items):
+        return value
+    kept = [item for item in items if item not in alone] or [items[0]]
+    return ",".join(kept) if isinstance(value, str) else kept
 
 
 def _is_datetime(value: object) -> bool:
     return isinstance(value, str) and len(value) > 10
 
 
-def _format(day: date, drawn: object) -> str:
-    return f"{day.isoformat()}T00:00:00Z" if _is_datetime(drawn) else day.isoformat()
+def _format(day: date, drawn: object, hour: int) -> str:
+    """`day` as a date, or as the date-time at `hour` (24 is the next midnight) when a date-time was drawn."""
+    if not _is_datetime(drawn):
+        return day.isoformat()
+    return (datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def positive_hints(lookups: Lookups, today: Callable[[], date]) -> Callable:
-    """The `map_case` hook: positive cases get valid windows, looked-up ids, no account-bound fields."""
-    from . import _is_positive
+class PositiveHints:
+    """The `map_case` hook: positive cases get valid windows, looked-up ids, no account-bound fields.
 
-    def map_case(context, case):
-        if not _is_positive(case):
+    `active` is set by the run for its positive and stateful phases (a case's own metadata is no guide: a
+    form-style array parameter, serialized to its string, makes schemathesis mark a positive case negative)."""
+
+    def __init__(self, lookups: Lookups, today: Callable[[], date]):
+        self.lookups, self.today, self.active = lookups, today, False
+
+    def __call__(self, context, case):
+        if not self.active:
             return case
         operation = case.operation
         raw = operation.definition.raw
         omit = raw.get("x-emulator-positive-omit") or []
         ceilings = raw.get("x-emulator-positive-max") or {}
-        containers = [c for c in (case.query, case.body) if isinstance(c, dict)]
-        for container in containers:
+        alone = raw.get("x-emulator-positive-alone") or {}
+        if isinstance(case.headers, MutableMapping):
+            for name in omit:
+                case.headers.pop(name, None)
+        for container in (c for c in (case.query, case.body) if isinstance(c, MutableMapping)):
             for name in omit:
                 container.pop(name, None)
+            for name, values in alone.items():
+                if name in container:
+                    container[name] = _without_alone(container[name], set(values))
             for name, ceiling in ceilings.items():
                 if isinstance(container.get(name), int) and container[name] > ceiling:
                     container[name] = 1 + container[name] % ceiling
-            _window(container, today())
+            _window(container, self.today())
         for parameter in parameters(operation.schema.raw_schema, operation.path, operation.method):
             if isinstance(parameter, Mapping) and parameter.get("x-emulator-values-from"):
                 container = case.path_parameters if parameter.get("in") == "path" else case.query
-                if isinstance(container, dict) and parameter["name"] in container:
-                    container[parameter["name"]] = lookups.pick(parameter, container[parameter["name"]])
+                if isinstance(container, MutableMapping) and parameter["name"] in container:
+                    container[parameter["name"]] = self.lookups.pick(parameter, container[parameter["name"]])
         return case
-
-    return map_case

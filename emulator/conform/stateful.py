@@ -4,7 +4,7 @@ A link chains an answer into the next request (request an export -> poll its sta
 operation that answers "not ready yet" declares it with `x-emulator-poll`: `{pointer, while: [values]}` for a
 state in the JSON body, `{while-status: [codes]}` for a status; the machine then asks again, waiting between
 asks (real time against a server, the virtual clock in-process), for at most the run's poll timeout, so that
-the flow reaches the file instead of stopping at "pending". A 429 (a rate limit, or the vendor's limit of
+the flow reaches the file instead of stopping at "pending". Every value a link extracts is used. A 429 (a rate limit, or the vendor's limit of
 pending exports) is waited out the same way, for as long as its Retry-After says when it says.
 """
 
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 POLL_STEP = 1.0  # seconds between two asks of a pending export
+STEPS = 10  # calls per stateful scenario: room for request -> status -> file after a few lookups
 
 
 def pending(poll: Mapping, response) -> bool:
@@ -38,8 +39,28 @@ def retry_after(response) -> float | None:
         return None
 
 
-def run_stateful(schema, tally, transport: dict, target, max_examples: int, probes) -> list:
-    from hypothesis import HealthCheck, settings
+def follow_link(step_input) -> None:
+    """Use every value the link extracted. Schemathesis leaves some out at random to explore, but a flow
+    that drops the download signature (or expiry) cannot reach the file, and would reach it only sometimes."""
+    from schemathesis.core.result import Ok
+
+    transition = getattr(step_input, "transition", None)
+    if transition is None:
+        return
+    case = step_input.case
+    for container, data in transition.parameters.items():
+        target = getattr(case, container, None)
+        if target is None:
+            target = {}
+            setattr(case, container, target)
+        for name, extracted in data.items():
+            value = extracted.value.ok() if isinstance(extracted.value, Ok) else None
+            if isinstance(value, str | int | float):
+                target[name] = value
+
+
+def run_stateful(schema, tally, transport: dict, target, max_examples: int, probes, hints) -> list:
+    from hypothesis import HealthCheck, Phase, settings
     from schemathesis.core.errors import NoLinksFound
     from schemathesis.generation.stateful import run_state_machine_as_test
 
@@ -47,6 +68,8 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
 
     rows: dict[str, Row] = {}
     schema.config.generation.update(modes=["positive"])  # flows of valid calls; negative data has its own rows
+    # The contract's own links only: links inferred between lookups would dilute the budget for the flows.
+    schema.config.phases.stateful.inference.algorithms = []
     try:
         base = schema.as_state_machine()
     except NoLinksFound:
@@ -58,6 +81,13 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
         return row
 
     class Machine(base):  # type: ignore[misc, valid-type]
+        def step(self, input):
+            follow_link(input)
+            return super().step(input)
+
+        def before_call(self, case):
+            hints(None, case)  # cases drawn for a link's target skip the schema's map_case hooks
+
         def get_call_kwargs(self, case):
             return dict(transport)
 
@@ -79,8 +109,8 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
 
     try:
         run_state_machine_as_test(Machine, settings=settings(
-            max_examples=max_examples, stateful_step_count=6, deadline=None, derandomize=True, database=None,
-            suppress_health_check=list(HealthCheck)))
+            max_examples=max_examples, stateful_step_count=STEPS, deadline=None, derandomize=True, database=None,
+            phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck)))
     except NoLinksFound:
         return []
     except Exception as exc:  # noqa: BLE001  (reported as the run's error, not a traceback)
