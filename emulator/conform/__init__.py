@@ -207,6 +207,7 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import Unsatisfiable
+    from schemathesis.core.control import SkipTest
 
     target = Target(target) if isinstance(target, str) else target
     tally = Tally()
@@ -241,7 +242,7 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
             check = _checker(row, strategy, transport, probes, hypothesis_settings, given)
             try:
                 check()
-            except Unsatisfiable:
+            except (Unsatisfiable, SkipTest):
                 row.note = f"no {mode} data possible"
             except CredentialError:
                 raise

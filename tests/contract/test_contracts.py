@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import pytest
 
+from emulator.app import create_app
 from emulator.conform import Target, run
 from emulator.contracts import all_contract_files, contracts_dir
+from emulator.settings import Settings
 
 from .harness import MAX_EXAMPLES, in_process, live_target, meta, table
 
@@ -31,9 +33,23 @@ def test_every_vendor_has_a_contract():
     assert {"control", "apsis", "expertsender", "netcore"} <= vendors
 
 
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Each contract's rows, run once per module against a fresh app of its own."""
+    cache: dict[str, list] = {}
+
+    def rows_of(filename: str) -> list:
+        if filename not in cache:
+            state = tmp_path_factory.mktemp("state")
+            cache[filename] = in_process(filename, create_app(Settings(state_dir=str(state), seed=42)))
+        return cache[filename]
+
+    return rows_of
+
+
 @pytest.mark.parametrize("filename", CONTRACTS)
-def test_contract_in_process(filename, app):
-    rows = in_process(filename, app)
+def test_contract_in_process(filename, runs):
+    rows = runs(filename)
     report = table(rows)
     assert all(r.ok for r in rows), report
     positive = [r for r in rows if r.mode == "positive"]
@@ -45,12 +61,12 @@ def test_contract_in_process(filename, app):
 
 
 @pytest.mark.parametrize("vendor", sorted(FLOWS))
-def test_stateful_flows_reach_the_file(vendor, app):
+def test_stateful_flows_reach_the_file(vendor, runs):
     """APSIS One "Request email event export" (request -> status -> file) and "profile in segment event export"
     (request -> poll URL), Netcore Download Logs (request -> status -> file): the stateful phase follows the
     contract's links, waits on the virtual clock while the export is pending, and gets the file."""
     filename = next(f for f in CONTRACTS if meta(f).get("vendor") == vendor)
-    rows = {r.operation: r for r in in_process(filename, app) if r.mode == "stateful"}
+    rows = {r.operation: r for r in runs(filename) if r.mode == "stateful"}
     for step in FLOWS[vendor]:
         assert step in rows and any(200 <= s < 300 for s in rows[step].statuses), table(list(rows.values()))
 
