@@ -83,6 +83,11 @@ def serve(settings: Settings) -> int:
             self.cfg.set("graceful_timeout", 5)
             # Netcore's v5.1 auth header is `api_key`, with an underscore, which gunicorn drops by default.
             self.cfg.set("header_map", "dangerous")
+            # No request-line / header-size limit of the HTTP layer (0: unlimited): the contracts allow long
+            # query strings (e.g. a 4096-character scrollid beside several 255-character filters, percent-encoded),
+            # which must reach the vendor's own validation instead of gunicorn's HTML 414 / 431.
+            self.cfg.set("limit_request_line", 0)
+            self.cfg.set("limit_request_field_size", 0)
 
         def load(self):
             return app
