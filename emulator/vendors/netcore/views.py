@@ -1,12 +1,14 @@
-"""Fetch Summary Stats and Fetch Event Logs, v5.1 (`api_key`) and v6 (Bearer). Seed: netcore-events-api.txt;
-paths, parameters and enums from the notes (§3 stats, §4 logs)."""
+"""Fetch Summary Stats and Fetch Event Logs, v5 and v5.1 (`api_key`) and v6 (Bearer). Seed:
+netcore-events-api.txt; paths, parameters and enums from the notes (§3 stats, §4 logs). /v5 is the base path
+of the released `pepipost` 5.0.0 SDKs (PyPI and npm), /v5.1 that of their GitHub sources (notes §2, §7): one
+handler serves both."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 
 from ...core import Core
 from .checks import checked, date_range, end_of_day_ms, events_filter, limit_v51, midnight_ms, parse_datetime
@@ -39,9 +41,10 @@ def _stats(path: str) -> Response:
     return ok({"data": data})
 
 
+@bp.get("/v5/stats")
 @bp.get("/v5.1/stats")
 def stats_v51() -> Response:
-    return _stats("/v5.1/stats")
+    return _stats(request.url_rule.rule)
 
 
 @bp.get("/v6/stats")
@@ -74,10 +77,11 @@ def log_page(c: Core, version: str, q: Query, limit: int, offset: int, scroll: S
     return out, encode(c, Scroll(version, q, limit, snapshot, after))
 
 
+@bp.get("/v5/events")
 @bp.get("/v5.1/events")
 def events_v51() -> Response:
     c = core()
-    values = checked("GET", "/v5.1/events")
+    values = checked("GET", request.url_rule.rule)
     limit = limit_v51(c, values)
     first, last = date_range(c, values["startdate"], values.get("enddate"), "startdate", "enddate")
     statuses = events_filter(values.get("events"), "events")
