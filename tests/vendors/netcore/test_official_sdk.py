@@ -51,7 +51,8 @@ def sdk(request, server):
     saved = (Configuration.base_uri, Configuration.api_key)
     if request.param.startswith("default"):
         parts = urlsplit(SDK_DEFAULT_BASE)  # https://api.pepipost.com/v5: keep the path, swap the host
-        Configuration.base_uri = urlunsplit(("http", f"127.0.0.1:{_netcore_port(server)}", parts.path, "", ""))
+        host = f"127.0.0.1:{_netcore_port(server)}"
+        Configuration.base_uri = urlunsplit(("http", host, parts.path, "", ""))
     else:
         Configuration.base_uri = server + request.param
     try:
@@ -66,7 +67,8 @@ def journal(server: str) -> list[dict]:
 
 @pytest.mark.gunicorn
 def test_sdk_fetches_summary_stats(sdk, server):
-    body = json.loads(sdk.stats.get_stats_get(date.fromisoformat(day(-3)), enddate=day(-1), aggregated_by="day"))
+    answer = sdk.stats.get_stats_get(date.fromisoformat(day(-3)), enddate=day(-1), aggregated_by="day")
+    body = json.loads(answer)
     assert body["status"] == "success"
     datewise = body["data"]["datewise"]
     assert list(datewise) == [day(-3), day(-2), day(-1)]
