@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from flask import Flask, Response, request
+from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -47,11 +48,21 @@ class PortDispatch:
         return (app or self.main)(environ, start_response)
 
 
+class InProcessClient(FlaskClient):
+    """`app.test_client()` without a cookie jar. The emulator reads no cookie, and ExpertSender's
+    `Set-Cookie: TIMEZONE=Central European Standard Time; path=/` (the seed's, unquoted spaces) is fine for
+    browsers and http.cookiejar (requests) but werkzeug's jar cannot parse it (pallets/werkzeug#1060)."""
+
+    def __init__(self, *args: Any, use_cookies: bool = False, **kwargs: Any):
+        super().__init__(*args, use_cookies=False, **kwargs)
+
+
 def create_app(settings: Settings | None = None, core: Core | None = None) -> Flask:
     settings = settings or Settings()
     core = core or build_core(settings)
     settings = core.settings
     app = App("emulator")
+    app.test_client_class = InProcessClient
     app.config["EMULATOR_CORE"] = core
     app.url_map.strict_slashes = False
     app.register_blueprint(control_bp)

@@ -31,7 +31,9 @@ def _in_process_test(filename: str):
         auth = hooks.contract_auth(app.config["EMULATOR_CORE"]) if hooks else {}
         headers = merge_auth(case, auth)
         case.operation.schema.app = app  # every call, also schemathesis' own probes (ignored_auth), goes to this app
-        case.call_and_validate(app=app, headers=headers, excluded_checks=skipped_checks(case))
+        # app.test_client(): no cookie jar, which cannot parse ExpertSender's TIMEZONE cookie (emulator.app)
+        case.call_and_validate(app=app, session=app.test_client(), headers=headers,
+                               excluded_checks=skipped_checks(case))
 
     return test
 
