@@ -19,6 +19,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from . import __version__
 from .control import bp as control_bp
 from .core import Core, build_core
+from .http_date import VirtualDate, patch_gunicorn
 from .settings import VENDORS, Settings
 from .vendors import VENDOR_APPS, vendor_module
 from .vendors.base import App, DropMiddleware
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
     wsgi = mounted
     if settings.vendor_ports:
         wsgi = PortDispatch(mounted, {str(settings.vendor_port(n)): vendor_apps[n] for n in VENDORS})
-    app.wsgi_app = DropMiddleware(wsgi)
+    app.wsgi_app = VirtualDate(DropMiddleware(wsgi), core.clock)
+    patch_gunicorn()
     return app
 
 
