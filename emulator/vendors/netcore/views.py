@@ -6,6 +6,7 @@ handler serves both."""
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -13,7 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from ...core import Core
 from .checks import checked, date_range, end_of_day_ms, events_filter, limit_v51, midnight_ms, parse_datetime
 from .errors import invalid
-from .query import Query, rows
+from .query import Query, position, sent_rows
 from .records import record
 from .scroll import Scroll, decode, encode
 from .stats import summary
@@ -55,26 +56,24 @@ def stats_v6() -> Response:
 # --- logs ---------------------------------------------------------------------------------------
 def log_page(c: Core, version: str, q: Query, limit: int, offset: int, scroll: Scroll | None
              ) -> tuple[list[dict[str, Any]], str]:
-    """One page of rows and the scroll id that continues after it (present on every page; an empty
-    `data` marks the end)."""
-    now_ms = c.clock.now_ms()
+    """One page of rows in the order of `sort` (by sent time) and the scroll id that continues after it
+    (present on every page; an empty `data` marks the end). A scroll lists the rows that existed at its
+    first page: in sent-time order a late event of an early message would fall behind the position."""
     if scroll is not None:
-        q, after = scroll.query, scroll.position
-        until = scroll.until_ms if q.sort == "desc" and scroll.until_ms is not None else now_ms
-        offset = 0
+        q, after, offset = scroll.query, scroll.position, 0
+        until = scroll.until_ms if scroll.until_ms is not None else c.clock.now_ms()
     else:
-        after, until = None, now_ms
+        after, until = None, c.clock.now_ms()
     out: list[dict[str, Any]] = []
-    for row in rows(c, q, until, after):
-        after = (row.event.ts, row.event.seq)
+    for row in chain.from_iterable(sent_rows(c, q, until, after)):
+        after = position(row)
         if offset:
             offset -= 1
             continue
         out.append(record(c, row))
         if len(out) >= limit:
             break
-    snapshot = until if q.sort == "desc" else None
-    return out, encode(c, Scroll(version, q, limit, snapshot, after))
+    return out, encode(c, Scroll(version, q, limit, until, after))
 
 
 @bp.get("/v5/events")

@@ -78,12 +78,13 @@ def test_sdk_fetches_summary_stats(sdk, server):
 
 @pytest.mark.gunicorn
 def test_sdk_fetches_event_logs_with_its_defaults(sdk, server):
-    """The SDK sends offset=0 and limit=10 unless told otherwise (events_controller.py)."""
+    """The SDK sends offset=0 and limit=10 unless told otherwise (events_controller.py); `sort` orders by
+    "email sent time" (Netcore Email API: Fetch Event Logs, notes §4.1), ties by event time."""
     body = json.loads(sdk.events.get_events_get(TODAY, events="open,click", sort="desc"))
     assert body["count"] == 10 and body["scrollid"]
     assert {r["status"] for r in body["data"]} <= {"open", "click"}
-    times = [r["modifiedTime"] for r in body["data"]]
-    assert times == sorted(times, reverse=True)
+    order = [(r["requestedTime"], r["modifiedTime"]) for r in body["data"]]
+    assert order == sorted(order, reverse=True)
     sample = body["data"][0]
     filtered = json.loads(sdk.events.get_events_get(TODAY, email=sample["rcptEmail"], limit=100,
                                                     fromaddress=sample["fromaddress"]))
