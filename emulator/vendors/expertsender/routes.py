@@ -7,7 +7,7 @@ from flask import Flask, Response
 
 from ...core import Core
 from ..base import make_vendor_app
-from . import views
+from . import reports, views
 from .errors import api_error
 from .params import BadRequest
 from .timezone import timezone_cookie
@@ -22,6 +22,9 @@ ROUTES = (
     ("/Api/Messages/<message_id>", views.one_message),
     ("/Api/MessageStatistics/<message_id>", views.message_statistics),
     ("/Api/Bounces", views.bounces),
+    ("/Api/SummaryStatistics", reports.summary_statistics),
+    ("/Api/RemovedSubscribers", reports.removed_subscribers),
+    ("/Api/Segments", reports.segments),
 )
 
 
