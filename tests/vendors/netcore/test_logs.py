@@ -169,3 +169,19 @@ def test_pages_carry_count_and_a_scroll_id_but_no_total_records(client, v51, v6)
     for page, cursor in ((v51_page, "scrollid"), (v6_page, "scrollId")):
         assert page["count"] == len(page["data"]) == 7 and page[cursor]
         assert "totalRecords" not in page
+
+
+def test_v5_is_the_v51_api_under_the_sdks_default_base_path(client, v51):
+    """PyPI `pepipost` 5.0.0 calls https://api.pepipost.com/v5 (its Configuration.base_uri; notes §2 and §7):
+    /v5/events and /v5/stats answer as /v5.1, and a scroll id of one continues on the other."""
+    params = {"startdate": day(-1), "enddate": day(-1), "limit": 25}
+    v5 = client.get("/netcore/v5/events", query_string=params, headers=v51).get_json()
+    same = client.get(V51, query_string=params, headers=v51).get_json()
+    assert v5["data"] == same["data"] and v5["data"]
+    following = client.get(V51, query_string={**params, "scrollid": v5["scrollid"]}, headers=v51).get_json()
+    reference = client.get(V51, query_string={**params, "limit": 50}, headers=v51).get_json()["data"]
+    assert v5["data"] + following["data"] == reference
+    stats = {p: client.get(f"/netcore/{p}/stats", query_string={"startdate": day(-2)}, headers=v51).get_json()
+             for p in ("v5", "v5.1")}
+    assert stats["v5"] == stats["v5.1"] and stats["v5"]["status"] == "success"
+    assert client.get("/netcore/v5/stats", query_string={"startdate": day(-2)}).status_code == 401
