@@ -1,4 +1,5 @@
-"""The official Python SDK (PyPI `pepipost` 5.0.0, notes §7), unmodified, against the emulator on loopback:
+"""Netcore Email API: Events API (Fetch Summary Stats, Fetch Event Logs) through the official Python SDK
+(PyPI `pepipost` 5.0.0, notes §7), unmodified, against the emulator on loopback:
 its `api_key` header, its default query parameters, and both base paths a client meets: the package's own
 default `https://api.pepipost.com/v5` with only scheme, host and port changed (the Netcore port of
 --vendor-ports), and `/v5.1`, the base of the SDK's GitHub sources (notes §2, "Legacy host").
