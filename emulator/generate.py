@@ -283,7 +283,8 @@ class _Session:
         from .app import create_app
 
         self.state_dir = tempfile.mkdtemp(prefix="emulator-generate-")
-        self.app = create_app(replace(settings, state_dir=self.state_dir))
+        # expertsender_gzip: ExpertSender answers plain unless configured; --compression gzip asks for gzip
+        self.app = create_app(replace(settings, state_dir=self.state_dir, expertsender_gzip=True))
         self.core = self.app.config["EMULATOR_CORE"]
         self.client = self.app.test_client()
 

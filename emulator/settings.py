@@ -73,6 +73,8 @@ class Settings:
     # --- ExpertSender (seed expertsender-get-subscriber-activity.txt, notes expertsender.md) ---
     expertsender_csv_bom: bool = False  # clients strip a UTF-8 BOM; .NET writers may send one (notes §3)
     expertsender_line_end: str = "crlf"  # crlf (.NET default) or lf (notes §3)
+    # The seed's example asks gzip,deflate and gets a plain answer with Content-Length: plain unless set.
+    expertsender_gzip: bool = False
 
     def vendor_port(self, vendor: str) -> int:
         """Port of a vendor's own root-path listener (with --vendor-ports): main port + 1, 2, 3 unless set."""
@@ -131,6 +133,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     # ExpertSender
     "EMULATOR_EXPERTSENDER_CSV_BOM": ("expertsender_csv_bom", _bool),
     "EMULATOR_EXPERTSENDER_LINE_END": ("expertsender_line_end", str),
+    "EMULATOR_EXPERTSENDER_GZIP": ("expertsender_gzip", _bool),
     # Netcore
     "EMULATOR_NETCORE_RETENTION_DAYS": ("netcore_retention_days", int),
     "EMULATOR_NETCORE_V51_LIMIT_DEFAULT": ("netcore_v51_limit_default", int),

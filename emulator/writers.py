@@ -47,6 +47,25 @@ def gzip_stream(chunks: Iterable[bytes], level: int = 6) -> Iterator[bytes]:
     yield comp.flush()
 
 
+def known_length(chunks: Iterable[bytes], limit: int) -> tuple[int | None, Iterable[bytes]]:
+    """(length, chunks): a stream of at most `limit` bytes is read whole, so its length is known before the
+    first byte is sent (a Content-Length); a longer one is returned as a stream again, length None."""
+    it = iter(chunks)
+    held: list[bytes] = []
+    size = 0
+    for chunk in it:
+        held.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None, _chain(held, it)
+    return size, held
+
+
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from first
+    yield from rest
+
+
 def coalesce(chunks: Iterable[bytes], size: int = CHUNK_BYTES) -> Iterator[bytes]:
     """Join small chunks into pieces of about `size` bytes."""
     parts: list[bytes] = []

@@ -127,11 +127,9 @@ def test_expertsender_activities_are_the_served_csv(client, tmp_path):
     written = generated(tmp_path, "expertsender", "activities", "--date", str(DAY), "--type", "Clicks",
                         "--param", "columns=Extended", "--param", "returnGuid=true")
     assert written == served.get_data() and written.count(b"\n") > 10
-    zipped = client.get("/expertsender/v2/Api/Activities", query_string=query, headers={"Accept-Encoding": "gzip"})
-    assert zipped.headers["Content-Encoding"] == "gzip"
-    assert generated(tmp_path, "expertsender", "activities", "--date", str(DAY), "--type", "Clicks",
-                     "--param", "columns=Extended", "--param", "returnGuid=true",
-                     "--compression", "gzip") == zipped.get_data()
+    zipped = generated(tmp_path, "expertsender", "activities", "--date", str(DAY), "--type", "Clicks",
+                       "--param", "columns=Extended", "--param", "returnGuid=true", "--compression", "gzip")
+    assert gzip.decompress(zipped) == served.get_data()  # served plain by default (EMULATOR_EXPERTSENDER_GZIP)
 
 
 def test_expertsender_range_writes_one_file_per_day(client, tmp_path):

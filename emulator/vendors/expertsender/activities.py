@@ -69,7 +69,6 @@ class ActivityQuery:
     extended: bool = False
     flags: dict[str, bool] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
-    message_id: int | None = None
     until_ms: int | None = None  # virtual now: what has not happened yet is not listed
 
     def header(self) -> list[str]:
@@ -87,7 +86,7 @@ def window(q: ActivityQuery, tz: ZoneInfo) -> tuple[int, int]:
 
 def matching_events(world: World, q: ActivityQuery, tz: ZoneInfo,
                     part: tuple[int, int] | None = None) -> Iterator[m.Event]:
-    """The day's events of the query's type, channel, tags and message, in time order (those of `part`
+    """The day's events of the query's type, channel and tags, in time order (those of `part`
     of the day's window only, when given: a block of a parallel export)."""
     start, end = part or window(q, tz)
     want_channel = None
@@ -101,8 +100,6 @@ def matching_events(world: World, q: ActivityQuery, tz: ZoneInfo,
               else world.events(start, end, (EVENT_OF_TYPE[q.activity],)))
     for event in events:
         if event.duplicate or (want_channel and event.channel != want_channel):
-            continue
-        if q.message_id is not None and event.message_id != q.message_id:
             continue
         if wanted_tags:
             msg = world.message(event.message_id) if event.message_id else None
