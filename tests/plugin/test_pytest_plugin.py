@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from emulator.pytest_plugin import EmulatorStartError, start_server
+from tests.docs.markdown import blocks
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "pytest-plugin.md"
 
 # Checks of the handle, the markers and the reset, run in one inner session (test order matters: file order).
 CHECKS = r'''
@@ -138,12 +139,10 @@ def test_session_fixture_does_not_reset_2(email_events_emulator):
 
 
 def readme_example() -> str:
-    """The Python block of README's "## pytest plugin" section (one block: the complete example)."""
-    text = README.read_text()
-    section = text.split("\n## pytest plugin\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
-    assert len(blocks) == 1, "the plugin section holds exactly one Python block, the complete example"
-    return blocks[0]
+    """The block docs/pytest-plugin.md marks `<!-- run: pytest -->` (one block: the complete example)."""
+    found = [b.code for b in blocks(DOC) if b.mark == "run: pytest"]
+    assert len(found) == 1, "the plugin page holds exactly one complete example"
+    return found[0]
 
 
 def test_registered_by_entry_point():
