@@ -13,8 +13,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 # Dependencies first, in a layer of their own: a code change rebuilds only the layers below.
-COPY pyproject.toml README.md ./
-RUN python -c "import subprocess, sys, tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; subprocess.check_call([sys.executable, '-m', 'pip', 'install', *deps])"
+# The versions are those of constraints.txt, as for `make` and CI (refresh with `make lock`).
+COPY pyproject.toml README.md constraints.txt ./
+RUN python -c "import subprocess, sys, tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--constraint', 'constraints.txt', *deps])"
 COPY emulator ./emulator
 # pip compiles the installed modules to bytecode (PYTHONDONTWRITEBYTECODE only stops it at run time), so
 # the server starts without compiling anything.
