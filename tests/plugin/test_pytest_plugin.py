@@ -7,7 +7,6 @@ are few and each checks several things; tests that need no inner run call the mo
 from __future__ import annotations
 
 import importlib.metadata
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,6 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "pytest-plugin.md"
 
 # Checks of the handle, the markers and the reset, run in one inner session (test order matters: file order).
 CHECKS = r'''
-import re
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
