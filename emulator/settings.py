@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Default test credentials, accepted out of the box and printed at start (README: "Credentials").
+# Default test credentials, accepted out of the box and printed at start (docs/running.md: "Base URLs and credentials").
 DEFAULT_APSIS_CLIENT_ID = "5c1e2a9d-7b4f-4e3a-9d61-0e6f1a2b3c4d"
 DEFAULT_APSIS_CLIENT_SECRET = "emulator-apsis-secret-8f3b2c7d1e6a4f90"
-DEFAULT_EXPERTSENDER_API_KEY = "test_api_key1"  # the key the ExpertSender seed's examples use
+DEFAULT_EXPERTSENDER_API_KEY = "test_api_key1"  # the key of the examples in "ExpertSender API v2: Get subscriber activity"
 DEFAULT_NETCORE_API_KEY = "emulator-netcore-api-key-5d41402abc4b2a76"
 
 VENDORS = ("apsis", "expertsender", "netcore")
