@@ -6,8 +6,9 @@ A fenced block runs when the line before it is an HTML comment (invisible on Git
   blocks of one page share their names, so a later block may use what an earlier one defined.
 - `<!-- scenario-file -->` before a `yaml` block: a complete scenario file, loaded by that server at start
   (`--scenario-dir`), so that the page's runnable blocks can fire it by its name.
-- `<!-- run: pytest -->` before a `python` block: the pytest plugin's complete example, run as a test file
-  by tests/plugin/test_pytest_plugin.py.
+- `<!-- run: pytest -->` before a `python` block: a test file using the pytest plugin's fixtures, run in an
+  inner pytest session by tests/plugin/test_pytest_plugin.py (the plugin page's complete example and the
+  README's short one).
 """
 
 from __future__ import annotations

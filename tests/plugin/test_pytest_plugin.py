@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from emulator.pytest_plugin import EmulatorStartError, start_server
-from tests.docs.markdown import blocks
+from tests.docs.markdown import all_blocks, blocks
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pytest-plugin.md"
 
 # Checks of the handle, the markers and the reset, run in one inner session (test order matters: file order).
 CHECKS = r'''
+import re
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -143,6 +144,11 @@ def readme_example() -> str:
     return found[0]
 
 
+def other_doc_examples() -> list[str]:
+    """The `<!-- run: pytest -->` blocks of the other pages (the README's short one)."""
+    return [b.code for b in all_blocks() if b.mark == "run: pytest" and b.page != "docs/pytest-plugin.md"]
+
+
 def test_registered_by_entry_point():
     names = {(e.name, e.value) for e in importlib.metadata.entry_points(group="pytest11")}
     assert ("email_events_emulator", "emulator.pytest_plugin") in names
@@ -166,9 +172,13 @@ def test_fixtures_markers_and_readme_example(pytester):
     example = readme_example()
     for vendor in ("apsis", "expertsender", "netcore"):
         assert f"def test_{vendor}" in example
-    pytester.makepyfile(test_readme_example=example, test_checks=CHECKS)
+    others = other_doc_examples()
+    assert others, "the README's plugin example"
+    pytester.makepyfile(test_readme_example=example, test_checks=CHECKS,
+                        **{f"test_doc_example_{n}": code for n, code in enumerate(others)})
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=example.count("\ndef test_") + CHECKS.count("\ndef test_"))
+    tests = [example, CHECKS, *others]
+    result.assert_outcomes(passed=sum(("\n" + code).count("\ndef test_") for code in tests))
 
 
 def test_options_ini_and_start_up_scenario(pytester):
