@@ -549,8 +549,9 @@ def _refuse_the_future(s: _Session, req: Request, days: list[date]) -> None:
         zone = s.core.settings.expertsender_timezone
         today = now.astimezone(ZoneInfo(zone)).date()
         if days[-1] > today:
-            raise GenerateError(f"the window ends on {days[-1].isoformat()}, after today ({today.isoformat()} "
-                                f"in {zone}): no activity has happened on a later day yet")
+            raise GenerateError(f"the window ends on {days[-1].isoformat()}, after today "
+                                f"({today.isoformat()} in {zone}): no activity has happened on a later "
+                                "day yet")
 
 
 def _run(session: _Session, req: Request, out: str, days: list[date], stream: TextIO, enabled: bool,

@@ -41,7 +41,8 @@ def server(tmp_path_factory, scenario_dir) -> str:
 
 
 def control(base: str, method: str, path: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{base}/_emulator/{path}", method=method), timeout=10).read()
+    request = urllib.request.Request(f"{base}/_emulator/{path}", method=method)
+    urllib.request.urlopen(request, timeout=10).read()
 
 
 def aimed(code: str, base: str) -> str:
@@ -82,9 +83,10 @@ def test_page_examples_run(page, server, tmp_path):
                 continue
             code = aimed(block.code, server)
             if block.lang == "sh":
-                done = subprocess.run(["bash", "-e", "-u", "-o", "pipefail", "-c", code], cwd=tmp_path, env=env,
-                                      capture_output=True, text=True, timeout=120, check=False)
-                assert done.returncode == 0, f"{block.where} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+                done = subprocess.run(["bash", "-e", "-u", "-o", "pipefail", "-c", code], cwd=tmp_path,
+                                      env=env, capture_output=True, text=True, timeout=120, check=False)
+                output = done.stdout + done.stderr
+                assert done.returncode == 0, f"{block.where} exited {done.returncode}:\n{output}"
             else:
                 try:
                     exec(compile(code, block.where, "exec"), namespace)  # noqa: S102 (the docs' own example)

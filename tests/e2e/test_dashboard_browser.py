@@ -187,12 +187,12 @@ def test_at_760_px_ids_stay_on_one_line_and_the_panels_say_what_a_user_needs(pag
     try:
         wait_until(page, lambda d: job_state(d, job_id) is not None, "the job is not shown")
         # The line boxes of the id's text: one per line it runs over.
-        lines = js(page, "const c = document.querySelector(`tr[data-job-id='${arguments[0]}'] [data-testid=job-id]`);"
-                         "const r = document.createRange(); r.selectNodeContents(c); return r.getClientRects().length",
-                   job_id)
+        lines = js(page, "const c = document.querySelector(`tr[data-job-id='${arguments[0]}'] "
+                         "[data-testid=job-id]`); const r = document.createRange(); r.selectNodeContents(c);"
+                         "return r.getClientRects().length", job_id)
         assert lines == 1, f"the id runs over {lines} lines"
-        kind = js(page, "return document.querySelector(`tr[data-job-id='${arguments[0]}'] [data-testid=job-kind]`)"
-                        ".textContent", job_id)
+        kind = js(page, "return document.querySelector(`tr[data-job-id='${arguments[0]}'] "
+                        "[data-testid=job-kind]`).textContent", job_id)
         assert kind == "download"
         connect = js(page, "return document.querySelector('[data-testid=connect-section]').textContent")
         assert f"{server}/netcore" in connect and DEFAULT_NETCORE_API_KEY in connect

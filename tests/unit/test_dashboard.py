@@ -100,7 +100,8 @@ def test_connect_panel_gives_the_base_urls_and_credentials_a_client_needs(client
     panel = page.split('data-testid="connect-section"', 1)[1].split("</section>", 1)[0]
     for text in ("http://127.0.0.1:18080/apsis", "http://127.0.0.1:18080/expertsender",
                  "http://127.0.0.1:18080/netcore", "http://127.0.0.1:18080/_emulator/",
-                 DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, f"apiKey={DEFAULT_EXPERTSENDER_API_KEY}",
+                 DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET,
+                 f"apiKey={DEFAULT_EXPERTSENDER_API_KEY}",
                  f"api_key: {DEFAULT_NETCORE_API_KEY}", f"Authorization: Bearer {DEFAULT_NETCORE_API_KEY}",
                  "none (the server listens on loopback only)"):
         assert text in panel, text

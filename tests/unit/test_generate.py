@@ -270,7 +270,8 @@ def test_a_dropped_connection_exits_2_and_keeps_only_the_complete_days(tmp_path,
 
 @pytest.mark.parametrize(("args", "message"), [
     (["apsis", "email-events", "--date", str(date.today() + timedelta(days=3))], "not in the past (now is "),
-    (["apsis", "profile-events", "--start", str(date.today() + timedelta(days=3))], "not in the past (now is "),
+    (["apsis", "profile-events", "--start", str(date.today() + timedelta(days=3))],
+     "not in the past (now is "),
     (["expertsender", "activities", "--date", str(date.today() + timedelta(days=3))], "after today ("),
     (["expertsender", "activities", "--start", str(DAY), "--end", str(date.today() + timedelta(days=2))],
      "after today ("),
