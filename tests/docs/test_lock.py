@@ -54,3 +54,14 @@ def test_this_environment_runs_the_pinned_runtime():
     for spec in project["dependencies"]:
         name = requirement_name(spec)
         assert importlib.metadata.version(name) == locked[name], name
+
+
+def test_ci_runs_the_readme_commands():
+    """The README's two set-up commands are the ones CI runs (`.ci/run`: `make test`, then the docs site)."""
+    readme = (ROOT / "README.md").read_text()
+    setup = readme.split("## Set-up", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in setup.strip().splitlines()] == ["make serve", "make test"]
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert "make test" in ci and "make docs" in ci
+    makefile = (ROOT / "Makefile").read_text()
+    assert "mkdocs build --strict" in makefile
