@@ -7,6 +7,7 @@ serves every page; the examples' `127.0.0.1:8080` is that port. Before each page
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -69,8 +70,15 @@ def test_scenario_files_load(scenario_dir):
         assert load_scenario_file(path)["name"] == path.stem
 
 
+# The commands the shell examples use besides the emulator's own (.ci/run installs the missing ones).
+TOOLS = ("bash", "curl", "jq", "gunzip")
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_page_examples_run(page, server, tmp_path):
+    missing = [tool for tool in TOOLS if not shutil.which(tool)]
+    if missing and any(b.mark == "run" and b.lang == "sh" for b in blocks(page)):
+        pytest.skip(f"the shell examples need {', '.join(missing)} (apt-get install -y {' '.join(missing)})")
     control(server, "POST", "reset")
     control(server, "DELETE", "scenario")
     namespace: dict = {"__name__": "__doc_example__"}
