@@ -160,7 +160,7 @@ def render_blocks(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], p
         for i in range(len(blocks)):
             while i not in held:
                 busy = set(held.values())
-                ready, _, _ = select.select([fd for fd in children if fd not in busy], [], [])
+                ready = _readable([fd for fd in children if fd not in busy])
                 for fd in ready:
                     frame = _read_frame(fd)
                     if frame is None:
@@ -273,6 +273,15 @@ class _Outbox:
             with self.cond:
                 self.held -= len(frame)
                 self.cond.notify_all()
+
+
+def _readable(fds: list[int]) -> list[int]:
+    """The pipes of `fds` with something to read (or closed), waiting until one has. poll, not select:
+    select refuses a descriptor number of 1024 or more, which a busy serving process reaches."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll()]
 
 
 class _Retirement:
