@@ -30,8 +30,7 @@ def tune_gc() -> None:
 
     Everything loaded so far lives as long as the server: frozen, full collections skip it (and workers
     share its pages). Exports allocate hundreds of thousands of short-lived tuples; with a gen-0 threshold of
-    100,000 instead of 700 the collector runs far less often (ExpertSender Sends day at scale 12:
-    1.45 -> 0.93 s; the others unchanged)."""
+    100,000 instead of 700 the collector runs far less often (docs/performance.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 20, 20)

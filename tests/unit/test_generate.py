@@ -264,3 +264,22 @@ def test_a_dropped_connection_exits_2_and_keeps_only_the_complete_days(tmp_path,
                  "-q", "-o", str(out)]) == 2
     assert "dropped the connection" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == [f"activities-Opens-{DAY - timedelta(days=1)}.csv"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["apsis", "email-events", "--date", str(date.today() + timedelta(days=3))], "not in the past (now is "),
+    (["apsis", "profile-events", "--start", str(date.today() + timedelta(days=3))],
+     "not in the past (now is "),
+    (["expertsender", "activities", "--date", str(date.today() + timedelta(days=3))], "after today ("),
+    (["expertsender", "activities", "--start", str(DAY), "--end", str(date.today() + timedelta(days=2))],
+     "after today ("),
+    (["netcore", "download", "--date", str(date.today() + timedelta(days=3))], "must not be in the future"),
+])
+def test_a_future_window_is_refused_not_written_empty(tmp_path, capsys, args, message):
+    """`generate` writes what has happened: a window after the virtual now holds no event, so every vendor
+    refuses it with exit 2 and no file, as Netcore's own API does for a future start date ("Netcore Email
+    API: Events API": startdate within the retention, up to today) instead of a header-only file."""
+    out = tmp_path / "x"
+    assert main(["generate", *args, "--scale", SCALE, "-q", "-o", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
