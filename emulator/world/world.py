@@ -4,10 +4,11 @@ The events of a window are a pure function of (seed, scale, window). They are ge
 shard per hour of time, each shard independent of every other, so that
 `events(a, c) == events(a, b) + events(b, c)` for any cut b and a window costs only its own events.
 
-A message's whole story is a function of the message and the recipient: whether a send was dropped,
-invalid, bounced or delivered is a hash of (message, recipient), so an open generated for hour 30 after
-the send is only ever given to a recipient the send hour delivered to. Event times never precede the
-send of their message.
+What a send to a recipient becomes is a function of the message, the recipient and the recipient's
+lifecycle (lifecycle.py: whether they are a member of the list then, or have left the account): whether
+it was dropped, invalid, bounced or delivered is decided for a whole wave at once (`wave_plan`), so an
+open generated for hour 30 after the send is only ever given to a recipient the send hour delivered to.
+Event times never precede the send of their message; opens and clicks follow its delivery.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from .. import parallel
 from . import model as m
 from . import vector
 from .catalog import DEVICE_WEIGHTS, DEVICES, FREE_MAIL, LOCALES, Catalog, build_catalog, slug
+from . import lifecycle as life
 from .hashing import MASK, alnum, h, mix, uuid_at
+from .lifecycle import Lifecycle
 from .model import Event, Link, Message, Recipient, Variation, Wave
 from .vector import uuid_range
 
@@ -50,17 +53,17 @@ Y2020_MS = 1_577_836_800_000
 FIRST_DAY = (date.min - date(1970, 1, 1)).days  # the calendar the world can name (years 1 to 9999)
 LAST_DAY = (date.max - date(1970, 1, 1)).days - 1
 
-# Bounce codes from the APSIS email export seed, with the rough share each has among bounces.
-BOUNCE_CODES = ((2001, 30), (2002, 8), (2004, 6), (3001, 14), (3002, 6), (3003, 4), (1000, 6), (1002, 4),
-                (4003, 5), (4007, 3), (4008, 3), (4009, 2), (5000, 6), (9999, 3))
+# Bounce codes from the APSIS email export seed that do not end an address, with the rough share each has
+# among such bounces. The permanent ones (2000-2999, "Invalid address (permanent)") end a recipient's
+# lifecycle and come from lifecycle.py only.
+BOUNCE_CODES = ((3001, 24), (3002, 10), (3003, 7), (1000, 10), (1002, 7), (4003, 8), (4007, 5), (4008, 5),
+                (4009, 4), (5000, 10), (9999, 5))
 _BOUNCE_TABLE = [code for code, share in BOUNCE_CODES for _ in range(share)]
 REMOVAL_REASONS = ("Subscriber", "User", "Bounce", "Spam", "UserUnknown", "Api")  # ExpertSender seed
-
-# Per 10,000 send attempts: suppressed before sending, invalid address.
-DROP_BP, INVALID_BP = 25, 15
-UNSUBSCRIBE_PER_OPEN = 0.008
-COMPLAINT_PER_OPEN = 0.0015
+PLATFORM_REMOVALS = frozenset({"UserUnknown", "Bounce"})  # removals the platform makes after a bounce
 GOAL_PER_CLICK = 0.05
+DELIVERY_DELAY_MAX = 61_000  # a delivery follows its send within 1 to 61 s
+SMS_LIST = life.SMS_LIST
 DUPLICATE_RATE = 0.002  # retried events that repeat a correlation id (APSIS seed quirk)
 
 
@@ -77,10 +80,11 @@ def _birthdate(day: int) -> str:
 
 
 def bounce_kind(code: int) -> str:
-    """hard, soft or transient, from the APSIS code ranges."""
-    if 2000 <= code < 3000 or 1000 <= code < 2000:
+    """hard, soft or transient, from the APSIS code ranges: hard is "2000-2999 Invalid address (permanent)";
+    "1000-1999 Rejected by recipient's server" and "3000-3999 Address is temporarily unavailable" are soft."""
+    if 2000 <= code < 3000:
         return "hard"
-    if 3000 <= code < 4000 or 5000 <= code < 6000:
+    if 1000 <= code < 2000 or 3000 <= code < 4000 or 5000 <= code < 6000:
         return "soft"
     return "transient"
 
@@ -100,6 +104,7 @@ class World:
         # Recipients are visited in a seeded permuted order: lists are ranges of that order.
         self._perm_a = _coprime(self.size, 1 + h(seed, 1) % self.size)
         self._perm_b = h(seed, 2) % self.size
+        self._perm_inv = pow(self._perm_a, -1, self.size) if self.size > 1 else 0
         self.lists_by_id = {lst.id: lst for lst in cat.lists}
         self.segments_by_id = {seg.id: seg for seg in cat.segments}
         self.messages_on = lru_cache(maxsize=256)(self._messages_on)
@@ -115,6 +120,8 @@ class World:
         # so a per-recipient choice costs one mix instead of four (5 days: 1.07 -> 0.80 s profiled).
         self._prefix = lru_cache(maxsize=4096)(lambda kind, key: h(seed, kind, key))
         self.tags_by_id = {tag.id: tag for tag in cat.tags}
+        self.life = Lifecycle(self)
+        self.wave_plan = lru_cache(maxsize=256)(self._wave_plan)
         self._recipient_kinds = tuple(h(seed, k) for k in (10, 11, 12, 13, 14))
         # Every recipient built with the catalogue when they all fit the recipient cache (scale 13 and below):
         # an export meets most of them, and they were a third of a cold export's time (Netcore 6,800 rows at
@@ -200,9 +207,27 @@ class World:
         return self._permute((lst.offset + position) % self.size)
 
     def in_list(self, list_id: int, recipient: int) -> bool:
+        """Whether a recipient is on a list at all (whether they are a member at a time: `subscribed`)."""
         lst = self.lists_by_id[list_id]
-        i = ((recipient - self._perm_b) * pow(self._perm_a, -1, self.size)) % self.size
+        i = ((recipient - self._perm_b) * self._perm_inv) % self.size
         return (i - lst.offset) % self.size < lst.size
+
+    def list_position(self, list_id: int, recipient: int) -> int:
+        """A recipient's position in a list they are on (list_member's inverse)."""
+        lst = self.lists_by_id[list_id]
+        return (((recipient - self._perm_b) * self._perm_inv) % self.size - lst.offset) % self.size
+
+    def subscribed(self, list_id: int, recipient: int, t: int) -> bool:
+        """Whether a recipient is a member of a list at time t (their lifecycle: joined and not left)."""
+        return self.life.subscribed(list_id, recipient, t)
+
+    def send_time(self, msg: Message, recipient: int) -> int:
+        """When `msg` is sent to a recipient of its list (its wave's pace), or -1 when outside every wave."""
+        pos = self.list_position(msg.list_id, recipient)
+        for wave in msg.waves:
+            if wave.lo <= pos < wave.hi:
+                return wave.start_ms + (pos - wave.lo) * wave.step_ms
+        return -1
 
     def in_segment(self, segment_id: int, recipient: int) -> bool:
         seg = self.segments_by_id[segment_id]
@@ -249,7 +274,7 @@ class World:
                 waves = [Wave(send_ms, 0, size, -1, step)]
             site = sender.domain.removeprefix("mail.")
             links = tuple(
-                Link(mid * 100 + n + 1, f"https://www.{site}/{path}?utm_source=email&utm_campaign={mid}", title)
+                Link(mid * 100 + n + 1, f"https://www.{site}/{path}?utm_source={channel}&utm_campaign={mid}", title)
                 for n, (path, title) in enumerate(rng.sample(cat.link_pages, 2 + rng.randrange(5)))
             )
             kind = ("Newsletter", "Campaign", "Offer", "Announcement")[rng.randrange(4)]
@@ -313,16 +338,52 @@ class World:
             self._prefix(40, msg.id))
 
     def send_outcome(self, msg: Message, recipient: int) -> tuple[str, int]:
-        """(dropped | invalid | bounced | delivered, bounce code): a pure function of message and recipient."""
+        """(bounced | delivered, bounce code) of a send to a member in the normal course of their lifecycle:
+        a pure function of message and recipient (what the lifecycle makes of a send: `send_state`)."""
         x = mix(self._prefix(40, msg.id) ^ (recipient & MASK))
-        roll = x % 10_000
-        if roll < DROP_BP:
-            return m.DROPPED, 0
-        if roll < DROP_BP + INVALID_BP:
-            return m.INVALID, 0
-        if roll < DROP_BP + INVALID_BP + msg.bounce_bp:
+        if x % 10_000 < msg.bounce_bp:
             return m.BOUNCED, _BOUNCE_TABLE[(x >> 20) % len(_BOUNCE_TABLE)]
         return m.DELIVERED, 0
+
+    def send_state(self, msg: Message, recipient: int, t: int) -> int:
+        """lifecycle.ABSENT, NORMAL, DROPPED or REALISE: what a send of `msg` at t to a recipient of its
+        audience becomes (lifecycle.py)."""
+        return self.life.send_state(msg, recipient, t)
+
+    def received(self, msg: Message, recipient: int, t: int) -> bool:
+        """Whether a send of `msg` at t to a recipient of its audience was delivered (the reference of
+        `wave_plan`): in the normal course of their lifecycle, or as the message whose unsubscribe or
+        complaint realises their leave."""
+        state = self.life.send_state(msg, recipient, t)
+        if state == life.NORMAL:
+            return self.send_outcome(msg, recipient)[0] == m.DELIVERED
+        return state == life.REALISE and self.life.kind(self.life.cycle(recipient, t)[3]) in life.ENGAGED_KINDS
+
+    def wave_arrays(self, msg: Message, wave: Wave, lo: int, hi: int):
+        """(positions, recipients, rolls, states) as numpy arrays, of the wave's audience positions [lo, hi)
+        that are sent something: `audience` and `send_outcome`'s roll (vector.audience_rolls) and
+        `send_state` (lifecycle.send_states), ABSENT ones left out."""
+        np = vector._numpy()
+        positions, recipients, rolls = self.audience_rolls(msg, lo, hi)
+        times = wave.start_ms + (positions.astype(np.int64) - wave.lo) * wave.step_ms
+        states = self.life.send_states(msg, recipients, times)
+        kept = states != life.ABSENT
+        return positions[kept], recipients[kept], rolls[kept], states[kept]
+
+    def _wave_plan(self, message_id: int, lo: int) -> bytes:
+        """For the wave of a message starting at audience position lo: byte pos - lo is 1 where position pos
+        was delivered (`received`), else 0. What the engagement of 48 hours reads, cached."""
+        np = vector._numpy()
+        msg = self.message(message_id)
+        wave = next(wave for wave in msg.waves if wave.lo == lo)
+        positions, recipients, rolls, states = self.wave_arrays(msg, wave, wave.lo, wave.hi)
+        ok = (states == life.NORMAL) & (rolls >= msg.bounce_bp)
+        for k in np.flatnonzero(states == life.REALISE).tolist():
+            t = wave.start_ms + (int(positions[k]) - wave.lo) * wave.step_ms
+            ok[k] = self.life.kind(self.life.cycle(int(recipients[k]), t)[3]) in life.ENGAGED_KINDS
+        out = np.zeros(wave.hi - wave.lo, np.uint8)
+        out[positions[ok].astype(np.int64) - wave.lo] = 1
+        return out.tobytes()
 
     def delivery_ip(self, msg: Message, recipient: int) -> str:
         ips = self.catalog.delivery_ips
@@ -469,9 +530,12 @@ class World:
             hi = wave.hi if before_ms is None else min(wave.hi, -(-(before_ms - base) // step))
             if lo >= hi:
                 continue
-            # audience and send_outcome (neither dropped nor invalid) on arrays: 2.8 -> 1.4 us a send
-            positions, recipients, rolls = self.audience_rolls(msg, lo, hi)
-            kept = rolls >= DROP_BP + INVALID_BP
+            # a send neither dropped nor invalid: the normal course, or a leave other than an invalid address
+            positions, recipients, _, states = self.wave_arrays(msg, wave, lo, hi)
+            kept = states == life.NORMAL
+            for k in (states == life.REALISE).nonzero()[0].tolist():
+                t = base + int(positions[k]) * step
+                kept[k] = self.life.kind(self.life.cycle(int(recipients[k]), t)[3]) != life.INVALID
             mid, channel, variation = msg.id, msg.channel, wave.variation
             for pos, r in zip(positions[kept].tolist(), recipients[kept].tolist()):
                 append(_new_tuple(Event, (base + pos * step, sent, mid, r, 0, 0, channel, variation, -1, "", "", 0, "",
@@ -643,27 +707,26 @@ class _ShardBuilder:
             self.out.append(ev._replace(ts=min(self.end - 1, ts + 1 + self.below(3000)), duplicate=True))
 
     def sends(self, msg: Message, wave: Wave) -> None:
-        """The wave's sends. A delivered send (SENT then DELIVERED, 95% of all events) is built inline with
-        exactly the draws `send` makes through `_add`; anything else goes through `send` (tested equal to
-        `send` for every recipient; 1-day ExpertSender Sends at scale 12: 1.7 -> 0.9 s)."""
-        if wave.start_ms < Y2020_MS:  # a wave lies within one day: wholly before 2020 or wholly after
-            for pos, r in self.w.audience(msg, wave.lo, wave.hi):
-                self.send(msg, wave, pos, r)
-            return
+        """The wave's sends. A delivered send in the normal course of the recipient's lifecycle (SENT then
+        DELIVERED, 95% of all events) is built inline with exactly the draws `send` makes through `_add`;
+        anything else goes through `send` (tested equal to `send` for every recipient)."""
         w = self.w
+        positions, recipients, rolls, states = (array.tolist() for array in
+                                                w.wave_arrays(msg, wave, wave.lo, wave.hi))
+        if wave.start_ms < Y2020_MS:  # a wave lies within one day: wholly before 2020 or wholly after
+            for pos, r, roll, state in zip(positions, recipients, rolls, states):
+                self.send(msg, wave, pos, r, state, roll)
+            return
         random, getrandbits, below = self.rng.random, self.rng.getrandbits, self.below
         append = self.out.append
         end1 = self.end - 1
         mid, channel, variation = msg.id, msg.channel, wave.variation
         start, lo, step = wave.start_ms, wave.lo, wave.step_ms
-        failed = DROP_BP + INVALID_BP + msg.bounce_bp
-        sent, delivered = m.SENT, m.DELIVERED
-        # audience and send_outcome's roll on arrays (vector.audience_rolls): a day at scale 12, 1.43 -> 1.16 us an
-        # event (at scale 1, with smaller lists, the same)
-        positions, recipients, rolls = (array.tolist() for array in w.audience_rolls(msg, lo, wave.hi))
-        for pos, r, roll in zip(positions, recipients, rolls):
-            if roll < failed:
-                self.send(msg, wave, pos, r)
+        failed = msg.bounce_bp
+        sent, delivered, normal = m.SENT, m.DELIVERED, life.NORMAL
+        for pos, r, roll, state in zip(positions, recipients, rolls, states):
+            if roll < failed or state != normal:
+                self.send(msg, wave, pos, r, state, roll)
                 continue
             sent_ms = start + (pos - lo) * step
             # _add(sent_ms, SENT, source_lag=False)
@@ -693,52 +756,87 @@ class _ShardBuilder:
             if random() < DUPLICATE_RATE:
                 append(ev._replace(ts=min(end1, later + 1 + below(3000)), duplicate=True))
 
-    def send(self, msg: Message, wave: Wave, pos: int, r: int) -> None:
-        """One recipient's send and its outcome: the reference for the inlined loop in `sends`."""
-        w, rng = self.w, self.rng
+    def send(self, msg: Message, wave: Wave, pos: int, r: int, state: int, roll: int) -> None:
+        """One recipient's send in the lifecycle `state` (lifecycle.send_state) with the outcome `roll`
+        (send_outcome's): the reference for the inlined loop in `sends`."""
         sent_ms = wave.start_ms + (pos - wave.lo) * wave.step_ms
-        outcome, code = w.send_outcome(msg, r)
-        if outcome in (m.DROPPED, m.INVALID):
-            self._add(sent_ms, outcome, msg.id, r, msg.channel, wave.variation, source_lag=False)
+        if state == life.ABSENT:
+            return
+        if state == life.DROPPED:  # suppressed: Netcore shows it dropped, the others no send
+            self._add(sent_ms, m.DROPPED, msg.id, r, msg.channel, wave.variation, source_lag=False)
+            return
+        if state == life.REALISE:
+            self.leave(msg, wave, r, sent_ms)
             return
         self._add(sent_ms, m.SENT, msg.id, r, msg.channel, wave.variation, source_lag=False)
         later = min(self.end - 1, sent_ms + 1000 + self.below(60_000))
-        if outcome == m.BOUNCED:
-            self._add(later, m.BOUNCED, msg.id, r, msg.channel, wave.variation, bounce=code)
-            if code == 2001 and rng.random() < 0.3:  # "user unknown" may remove the address (ExpertSender)
-                self._add(min(self.end - 1, later + 1000), m.UNSUBSCRIBED, msg.id, r, msg.channel,
-                          wave.variation, reason="UserUnknown", list_id=msg.list_id)
+        if roll < msg.bounce_bp:
+            self._add(later, m.BOUNCED, msg.id, r, msg.channel, wave.variation, bounce=self.w.send_outcome(msg, r)[1])
         else:
             self._add(later, m.DELIVERED, msg.id, r, msg.channel, wave.variation, retry=True)
 
+    def leave(self, msg: Message, wave: Wave, r: int, sent_ms: int) -> None:
+        """The send that realises a recipient's leave (lifecycle.py), with everything it causes within the hour:
+        a permanent bounce or an invalid address, then the platform's removal from the list; or a delivery,
+        an open (a click, for some unsubscribes), then the complaint and its removal, or the unsubscribe."""
+        w, v, channel, mid, end1 = self.w, wave.variation, msg.channel, msg.id, self.end - 1
+        x = w.life.cycle(r, sent_ms)[3]
+        kind = w.life.kind(x)
+        if kind == life.INVALID:
+            self._add(sent_ms, m.INVALID, mid, r, channel, v, source_lag=False)
+            self._add(min(end1, sent_ms + 1000), m.UNSUBSCRIBED, mid, r, channel, v, reason="UserUnknown",
+                      list_id=msg.list_id)
+            return
+        self._add(sent_ms, m.SENT, mid, r, channel, v, source_lag=False)
+        later = min(end1, sent_ms + 1000 + self.below(60_000))
+        if kind == life.BOUNCE:
+            code = w.life.bounce_code(x)
+            self._add(later, m.BOUNCED, mid, r, channel, v, bounce=code)
+            # ExpertSender removal reasons: "UserUnknown" for an address that does not exist, else "Bounce"
+            self._add(min(end1, later + 1000), m.UNSUBSCRIBED, mid, r, channel, v,
+                      reason="UserUnknown" if code == 2001 else "Bounce", list_id=msg.list_id)
+            return
+        self._add(later, m.DELIVERED, mid, r, channel, v, retry=True)
+        person = w.recipient(r)
+        t = min(end1, later + 30_000 + self.below(1_800_000))
+        self._add(t, m.OPENED, mid, r, channel, v, device=person.device, ip=person.ip, retry=True)
+        if kind == life.COMPLAINT:
+            t = min(end1, t + 5000 + self.below(600_000))
+            self._add(t, m.COMPLAINED, mid, r, channel, v)
+            # A complaint removes the subscriber (ExpertSender removal reason "Spam").
+            self._add(min(end1, t + 1000), m.UNSUBSCRIBED, mid, r, channel, v, reason="Spam", list_id=msg.list_id)
+            return
+        if self.rng.random() < 0.5:  # through the link, or the unsubscribe link alone
+            t = min(end1, t + 3000 + self.below(300_000))
+            self._add(t, m.CLICKED, mid, r, channel, v, link=self.below(len(msg.links)), device=person.device,
+                      ip=person.ip, retry=True)
+        self._add(min(end1, t + 5000 + self.below(120_000)), m.UNSUBSCRIBED, mid, r, channel, v, ip=person.ip,
+                  reason="Subscriber", list_id=msg.list_id)
+
     def engagement(self, msg: Message, wave: Wave, k: int) -> None:
-        """Opens and what follows them, k hours after the wave was sent. The audience and outcome checks and
-        the open's `_add` are inlined with the same draws (tested against `audience_member`, `send_outcome`
-        and `_add`; engagement was 37% of generation)."""
+        """Opens and what follows them, k hours after the wave was sent, for recipients the wave delivered to
+        (`wave_plan`). The open's `_add` is inlined with the same draws (tested against `received` and
+        `_add`; engagement was 37% of generation)."""
         w, rng = self.w, self.rng
         random, below = rng.random, self.below
         size = wave.hi - wave.lo
         rate = msg.open_rate if msg.channel == m.EMAIL else msg.click_rate * 0.5
         expected = size * rate * ENGAGEMENT_WEIGHTS[k]
         count = int(expected) + (random() < expected - int(expected))
+        if not count:
+            return
         n, a, b = w.size, w._perm_a, w._perm_b
         offset = w.lists_by_id[msg.list_id].offset
-        segment = msg.segment_id
-        seg_base = w._prefix(20, segment) if segment else 0
-        seg_share = w.segments_by_id[segment].share_permille if segment else 0
-        outcome_base = w._prefix(40, msg.id)
-        failed = DROP_BP + INVALID_BP + msg.bounce_bp  # send_outcome: delivered from this roll on
+        delivered_at = w.wave_plan(msg.id, wave.lo)
         append, end1 = self.out.append, self.end - 1
         mid, channel, email, opened = msg.id, msg.channel, msg.channel == m.EMAIL, m.OPENED
         for _ in range(count):
             pos = wave.lo + below(size)
-            r = ((offset + pos) % n * a + b) % n  # audience_member(msg, pos)
-            if segment and mix(seg_base ^ r) % 1000 >= seg_share:
-                continue
-            if mix(outcome_base ^ r) % 10_000 < failed:
+            if not delivered_at[pos - wave.lo]:
                 continue  # not delivered: nobody opens it
-            if k == 0:
-                earliest = wave.start_ms + (pos - wave.lo) * wave.step_ms + 30_000
+            r = ((offset + pos) % n * a + b) % n  # audience_member(msg, pos)
+            if k == 0:  # after the delivery, which follows the send within DELIVERY_DELAY_MAX
+                earliest = wave.start_ms + (pos - wave.lo) * wave.step_ms + DELIVERY_DELAY_MAX + 1000
                 if earliest >= self.end:
                     continue
                 t = earliest + below(self.end - earliest)
@@ -768,8 +866,8 @@ class _ShardBuilder:
             self.after_open(msg, r, v, t, device, ip, clicked)
 
     def after_open(self, msg: Message, r: int, v: int, t: int, device: str, ip: str, clicked: bool) -> None:
-        """What may follow an open at `t` (or an SMS link visit): the click, a goal, an unsubscribe or a
-        complaint."""
+        """What may follow an open at `t` (or an SMS link visit): the click and a goal. Unsubscribes and
+        complaints come from the recipient's lifecycle (`leave`)."""
         w, rng = self.w, self.rng
         if clicked:
             t = min(self.end - 1, t + 3000 + self.below(300_000))
@@ -779,43 +877,14 @@ class _ShardBuilder:
                 goal = rng.choice(w.catalog.goals)
                 self._add(min(self.end - 1, t + 60_000 + self.below(600_000)), m.GOAL, msg.id, r,
                           msg.channel, v, ip=ip, goal=goal.id)
-        roll = rng.random()
-        if roll < UNSUBSCRIBE_PER_OPEN:
-            self._add(min(self.end - 1, t + 5000 + self.below(120_000)), m.UNSUBSCRIBED, msg.id, r,
-                      msg.channel, v, ip=ip, reason="Subscriber", list_id=msg.list_id)
-        elif roll < UNSUBSCRIBE_PER_OPEN + COMPLAINT_PER_OPEN and msg.channel == m.EMAIL:
-            t = min(self.end - 1, t + 5000 + self.below(600_000))
-            self._add(t, m.COMPLAINED, msg.id, r, msg.channel, v)
-            # A complaint removes the subscriber (ExpertSender removal reason "Spam").
-            self._add(min(self.end - 1, t + 1000), m.UNSUBSCRIBED, msg.id, r, msg.channel, v,
-                      reason="Spam", list_id=msg.list_id)
 
     def list_activity(self) -> None:
-        """Subscriptions, confirmations of double opt-in lists, and removals not caused by a message."""
-        w, rng = self.w, self.rng
-        local_hour = (self.hour + 1) % 24  # busiest in the European daytime
-        diurnal = 0.3 + 1.4 * math.sin(math.pi * max(0, min(local_hour - 6, 16)) / 16)
-        expected = w.size * 0.0004 * diurnal
-        count = int(expected) + (rng.random() < expected - int(expected))
+        """Subscriptions and confirmations of double opt-in lists (lifecycle.joins), in time order."""
+        w = self.w
         lists = w.catalog.lists
-        for _ in range(count):
-            lst = lists[self.below(len(lists))]
-            r = w.list_member(lst.id, self.below(lst.size))
-            channel = m.SMS if lst is lists[6] else m.EMAIL
-            t = self.start + self.below(HOUR_MS)
-            ip = w.recipient(r).ip
-            self._add(t, m.SUBSCRIBED, 0, r, channel, ip=ip, list_id=lst.id)
-            if lst.double_opt_in and channel == m.EMAIL and rng.random() < 0.7:
-                t2 = t + 30_000 + self.below(1_800_000)
-                if t2 < self.end:
-                    self._add(t2, m.CONFIRMED, 0, r, channel, ip=ip, list_id=lst.id)
-        expected = w.size * 0.00002 * diurnal
-        for _ in range(int(expected) + (rng.random() < expected - int(expected))):
-            lst = lists[self.below(len(lists))]
-            r = w.list_member(lst.id, self.below(lst.size))
-            reason = ("User", "Api", "Bounce")[self.below(3)]
-            self._add(self.start + self.below(HOUR_MS), m.UNSUBSCRIBED, 0, r,
-                      m.SMS if lst is lists[6] else m.EMAIL, reason=reason, list_id=lst.id)
+        for t, typ, r, i in sorted(w.life.joins(self.start, self.end)):
+            self._add(t, typ, 0, r, m.SMS if i == SMS_LIST else m.EMAIL, ip=w.recipient(r).ip,
+                      list_id=lists[i].id)
 
     def finish(self) -> tuple[Event, ...]:
         self.out.sort(key=_SHARD_ORDER)
