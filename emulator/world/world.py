@@ -237,6 +237,23 @@ class World:
         tag = self.tags_by_id[tag_id]
         return mix(self._prefix(21, tag_id) ^ (recipient & MASK)) % 1000 < tag.share_permille
 
+    def profile_sections(self, recipient: int) -> tuple[int, ...]:
+        """The sections a recipient's profile has data in (APSIS One API: Request profile in segment event
+        export, "sections"): their own section and the section of every list they are on, in index order. The
+        address of an event is that of a profile in the event's section (APSIS One API: Request email event
+        export, `address`), since a list's messages go to its members only."""
+        return _SECTIONS_OF_MASK[self._section_masks()[recipient]]
+
+    @cache  # noqa: B019 - one per world, which lives as long as the process
+    def _section_masks(self) -> bytes:
+        np = vector._numpy()
+        masks = np.zeros(self.size, np.uint8)
+        masks[np.arange(self.size)] = 1 << (np.arange(self.size) % len(self.catalog.sections))
+        for lst in self.catalog.lists:
+            positions = np.arange(lst.offset, lst.offset + lst.size, dtype=np.int64) % self.size
+            masks[(positions * self._perm_a + self._perm_b) % self.size] |= 1 << lst.section
+        return masks.tobytes()
+
     def recipients(self) -> Iterator[Recipient]:
         return (self.recipient(i) for i in range(self.size))
 
@@ -305,6 +322,12 @@ class World:
             for msg in self.messages_on(day):
                 if start_ms <= msg.send_ms < end_ms:
                     yield msg
+
+    def message_span(self, msg: Message) -> tuple[int, int]:
+        """[start, end) in epoch ms holding every event of a message: from its first wave's hour to
+        ENGAGEMENT_HOURS after its last wave's (a leave it realises falls in the hour of its send)."""
+        return (min(wave.hour for wave in msg.waves) * HOUR_MS,
+                (max(wave.hour for wave in msg.waves) + ENGAGEMENT_HOURS) * HOUR_MS)
 
     def audience_member(self, msg: Message, position: int) -> int:
         """Recipient at a position of the message's audience, or -1 when a segment filters them out."""
@@ -913,6 +936,7 @@ def _below(rng: random.Random):
     return below
 
 
+_SECTIONS_OF_MASK = tuple(tuple(i for i in range(8) if mask >> i & 1) for mask in range(256))
 _WORLDS: dict[tuple[int, float], World] = {}
 
 
