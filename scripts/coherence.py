@@ -36,8 +36,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, os.getcwd())
 
-from emulator.app import create_app  # noqa: E402
-from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings  # noqa: E402
+from emulator.app import create_app
+from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
 
 ENGAGED = ("open", "click")
 

@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING
 
 from . import model as m
 from .hashing import MASK, h, mix
+from .model import DAY_MS
 
 if TYPE_CHECKING:
     from .model import Message
     from .world import World
 
-DAY_MS = 86_400_000
+REMOVAL_REASONS = ("Subscriber", "User", "Bounce", "Spam", "UserUnknown", "Api")  # ExpertSender seed
+PLATFORM_REMOVALS = frozenset({"UserUnknown", "Bounce"})  # removals the platform makes after a bounce
 CYCLE_MS = 365 * DAY_MS
 TENURE_MIN_MS = 250 * DAY_MS  # after every join: list delays are at most JOIN_DELAY_MAX_DAYS
 TENURE_STEPS, TENURE_STEP_MS = 1000, 110 * DAY_MS // 1000  # tenure in [250, 360) days
@@ -113,7 +115,7 @@ class Lifecycle:
     def send_state(self, msg: Message, r: int, t: int) -> int:
         """What a send of `msg` to r (in its static audience) at time t becomes: ABSENT (not a member, or
         gone), NORMAL, DROPPED (suppressed) or REALISE (the send that realises r's leave)."""
-        c, joined, leave, x = self.cycle(r, t)
+        c, joined, leave, _ = self.cycle(r, t)
         since = self.member_since(r, self.list_index[msg.list_id], c, joined)
         if since is None or t < since:
             return ABSENT

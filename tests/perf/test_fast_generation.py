@@ -59,7 +59,7 @@ class ReferenceBuilder(_ShardBuilder):
 
 
 def reference_shard(world: World, hour: int):
-    import emulator.world.world as world_module
+    import emulator.world.hours as world_module
 
     real = world_module._ShardBuilder
     world_module._ShardBuilder = ReferenceBuilder
