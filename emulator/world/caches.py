@@ -86,3 +86,33 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_on:
             gc.enable()
+
+
+class KeyedCache:
+    """A small thread-safe LRU of `build(*key)`, into which a caller that has a value at hand may put it."""
+
+    def __init__(self, build, maxsize: int):
+        self.build, self.maxsize = build, maxsize
+        self._items: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # as _EventBudgetCache's
+
+    def __call__(self, *key):
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        value = self.build(*key)
+        self.put(key, value)
+        return value
+
+    def put(self, key: tuple, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)

@@ -180,11 +180,15 @@ class Campaigns:
 
     def _wave_plan(self, message_id: int, lo: int) -> bytes:
         """For the wave of a message starting at audience position lo: byte pos - lo is 1 where position pos
-        was delivered (`received`), else 0. What the engagement of 48 hours reads, cached."""
-        np = vector._numpy()
+        was delivered (`received`), else 0. What the engagement of 48 hours reads, cached (`wave_plan`; the
+        send hour caches it from the arrays it sends from)."""
         msg = self.message(message_id)
         wave = next(wave for wave in msg.waves if wave.lo == lo)
-        positions, recipients, rolls, states = self.wave_arrays(msg, wave, wave.lo, wave.hi)
+        return self.plan_of(msg, wave, *self.wave_arrays(msg, wave, wave.lo, wave.hi))
+
+    def plan_of(self, msg: Message, wave: Wave, positions, recipients, rolls, states) -> bytes:
+        """_wave_plan from the wave's `wave_arrays` over its whole audience."""
+        np = vector._numpy()
         ok = (states == life.NORMAL) & (rolls >= msg.bounce_bp)
         for k in np.flatnonzero(states == life.REALISE).tolist():
             t = wave.start_ms + (int(positions[k]) - wave.lo) * wave.step_ms

@@ -250,8 +250,9 @@ class _ShardBuilder:
         DELIVERED, 95% of all events) is built inline with exactly the draws `send` makes through `_add`;
         anything else goes through `send` (tested equal to `send` for every recipient)."""
         w = self.w
-        positions, recipients, rolls, states = (array.tolist() for array in
-                                                w.wave_arrays(msg, wave, wave.lo, wave.hi))
+        arrays = w.wave_arrays(msg, wave, wave.lo, wave.hi)
+        w.wave_plan.put((msg.id, wave.lo), w.plan_of(msg, wave, *arrays))  # what its engagement reads
+        positions, recipients, rolls, states = (array.tolist() for array in arrays)
         if wave.start_ms < Y2020_MS:  # a wave lies within one day: wholly before 2020 or wholly after
             for pos, r, roll, state in zip(positions, recipients, rolls, states):
                 self.send(msg, wave, pos, r, state, roll)

@@ -23,7 +23,7 @@ in the search window the recipient leaves silently.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from . import model as m
@@ -37,10 +37,10 @@ if TYPE_CHECKING:
 REMOVAL_REASONS = ("Subscriber", "User", "Bounce", "Spam", "UserUnknown", "Api")  # ExpertSender seed
 PLATFORM_REMOVALS = frozenset({"UserUnknown", "Bounce"})  # removals the platform makes after a bounce
 CYCLE_MS = 365 * DAY_MS
-TENURE_MIN_MS = 250 * DAY_MS  # after every join: list delays are at most JOIN_DELAY_MAX_DAYS
-TENURE_STEPS, TENURE_STEP_MS = 1000, 110 * DAY_MS // 1000  # tenure in [250, 360) days
-JOIN_DELAY_MAX_DAYS = 30
-REALISE_MS = 4 * DAY_MS  # the bounded search for the message that realises a leave
+TENURE_MIN_MS = 300 * DAY_MS  # after every join: list delays are at most JOIN_DELAY_MAX_DAYS
+TENURE_STEPS, TENURE_STEP_MS = 1000, 60 * DAY_MS // 1000  # tenure in [300, 360) days
+JOIN_DELAY_MAX_DAYS = 20
+REALISE_MS = 2 * DAY_MS  # the bounded search for the message that realises a leave
 CONFIRM_PERCENT = 90  # of subscriptions to a double opt-in list confirmed
 CONFIRM_MAX_MS = 3_600_000  # a confirmation follows its subscription within an hour
 _CYCLE_BIAS = 1 << 20  # cycles (negative before the world's epoch) as non-negative keys
@@ -178,9 +178,7 @@ class Lifecycle:
         u = np.uint64
         r64 = recipients.astype(np.int64)
         ru = recipients.astype(np.uint64)
-        rank = (r64 * self._rank_a + self._rank_b) % self.size
-        jitter = (_mix(ru ^ u(self._jitter_base)) % u(CYCLE_MS)).astype(np.int64)
-        phase = self.epoch + (rank * CYCLE_MS + jitter) // self.size
+        phase = self._phases()[r64]
         c = (times - phase) // CYCLE_MS
         joined = phase + c * CYCLE_MS
         key = (ru << u(_KEY_SHIFT)) + (c + _CYCLE_BIAS).astype(np.uint64)
@@ -198,6 +196,17 @@ class Lifecycle:
         for k in check.tolist():
             state[k] = self.send_state(msg, int(r64[k]), int(times[k]))
         return state
+
+    @cache  # noqa: B019 - one per world, which lives as long as the process
+    def _phases(self):
+        """phase(r) of every recipient, as an int64 array (what send_states reads)."""
+        from .vector import _mix, _numpy
+
+        np = _numpy()
+        r = np.arange(self.size, dtype=np.int64)
+        rank = (r * self._rank_a + self._rank_b) % self.size
+        jitter = (_mix(r.astype(np.uint64) ^ np.uint64(self._jitter_base)) % np.uint64(CYCLE_MS)).astype(np.int64)
+        return self.epoch + (rank * CYCLE_MS + jitter) // self.size
 
     # --- joins of one hour ------------------------------------------------------------------------
     def joins(self, start: int, end: int):
@@ -229,7 +238,7 @@ class Lifecycle:
         """Recipients whose cycles start (phase, modulo the period) in [lo, hi), hi - lo < CYCLE_MS."""
         size = self.size
         out = []
-        for c in range((lo - self.epoch) // CYCLE_MS - 1, (hi - self.epoch) // CYCLE_MS + 1):
+        for c in range((lo - self.epoch) // CYCLE_MS, (hi - 1 - self.epoch) // CYCLE_MS + 1):
             a, b = lo - self.epoch - c * CYCLE_MS, hi - self.epoch - c * CYCLE_MS
             a, b = max(a, 0), min(b, CYCLE_MS)
             if a >= b:
