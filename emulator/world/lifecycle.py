@@ -36,9 +36,10 @@ if TYPE_CHECKING:
 
 REMOVAL_REASONS = ("Subscriber", "User", "Bounce", "Spam", "UserUnknown", "Api")  # ExpertSender seed
 PLATFORM_REMOVALS = frozenset({"UserUnknown", "Bounce"})  # removals the platform makes after a bounce
-CYCLE_MS = 365 * DAY_MS
-TENURE_MIN_MS = 300 * DAY_MS  # after every join: list delays are at most JOIN_DELAY_MAX_DAYS
-TENURE_STEPS, TENURE_STEP_MS = 1000, 60 * DAY_MS // 1000  # tenure in [300, 360) days
+CYCLE_MS = 500 * DAY_MS
+TENURE_MIN_MS = 400 * DAY_MS  # after every join: list delays are at most JOIN_DELAY_MAX_DAYS
+TENURE_STEPS, TENURE_STEP_MS = 1000, 30 * DAY_MS // 1000  # tenure in [400, 430) days: 70 days or more
+# away before the next cycle's subscriptions
 JOIN_DELAY_MAX_DAYS = 20
 REALISE_MS = 2 * DAY_MS  # the bounded search for the message that realises a leave
 CONFIRM_PERCENT = 90  # of subscriptions to a double opt-in list confirmed

@@ -177,3 +177,15 @@ def test_lifecycle_costs_the_same_far_in_time():
     far = int(datetime(9000, 6, 1, tzinfo=UTC).timestamp() * 1000)
     counts = Counter(e.type for e in world.events(far, far + 2 * DAY_MS))
     assert counts[m.SENT] > 1000 and counts[m.SUBSCRIBED] and counts[m.DELIVERED]
+
+
+def test_a_recipient_who_left_stays_away_for_weeks(case):
+    """After a leave nothing reaches the recipient (on any of their lists) for at least the 70 days before
+    their next cycle's subscriptions, so a warehouse reading weeks sees no mail after a suppression."""
+    world, events = case
+    leavers = {(e.recipient, e.ts) for e in events if e.type == m.UNSUBSCRIBED}
+    assert leavers
+    for r, t in leavers:
+        for lst in world.catalog.lists:
+            for later in range(t + HOUR_MS, t + 70 * DAY_MS, 5 * DAY_MS):
+                assert not world.subscribed(lst.id, r, later), (r, lst.id, later)
