@@ -77,7 +77,7 @@ class Lifecycle:
         self.join_delay = tuple(h(seed, 93, i) % (JOIN_DELAY_MAX_DAYS * 24) * 3_600_000 for i in range(len(lists)))
         self.double_opt_in = tuple(lst.double_opt_in for lst in lists)
         self._confirm_base = tuple(h(seed, 94, i) for i in range(len(lists)))
-        self.realising = lru_cache(maxsize=1 << 16)(self._realising)
+        self.realising = lru_cache(maxsize=1 << 14)(self._realising)
 
     # --- one recipient -------------------------------------------------------------------------
     def phase(self, r: int) -> int:

@@ -73,7 +73,7 @@ class World(Recipients, Campaigns, Hours):
         self._prefix = lru_cache(maxsize=4096)(lambda kind, key: h(seed, kind, key))
         self.tags_by_id = {tag.id: tag for tag in cat.tags}
         self.life = Lifecycle(self)
-        self.wave_plan = KeyedCache(self._wave_plan, 256)
+        self.wave_plan = KeyedCache(self._wave_plan, 64)  # the waves of three days engage into an hour
         self._recipient_kinds = tuple(h(seed, k) for k in (10, 11, 12, 13, 14))
         # Every recipient built with the catalogue when they all fit the recipient cache (scale 13 and below):
         # an export meets most of them, and they were a third of a cold export's time (Netcore 6,800 rows at
