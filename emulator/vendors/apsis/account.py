@@ -13,7 +13,7 @@ from ...world import model as m
 from ...world.catalog import Attribute, EventType, MailingList, Section, Segment, Tag, slug
 from ...world.hashing import alnum, h, uuid_from
 from ...world.model import Event, Message, Recipient
-from ...world.world import DAY_MS, World
+from ...world.world import DAY_MS, PLATFORM_REMOVALS, World
 from .errors import Problem
 
 # Canonical event -> the export's `type` (seed 1: SENT, DELIVERED, OPENED, CLICKED, BOUNCED, UNSUBSCRIBED,
@@ -250,7 +250,7 @@ class Account:
         for event in world.events(start_ms, end_ms, types):
             if event.channel != m.EMAIL or event.message_id == 0:
                 continue
-            if event.type == m.UNSUBSCRIBED and event.reason == "UserUnknown":
+            if event.type == m.UNSUBSCRIBED and event.reason in PLATFORM_REMOVALS:
                 continue  # the platform's own removal after a bounce, not an email event
             msg = world.message(event.message_id)
             if sections is not None and msg.section not in sections:

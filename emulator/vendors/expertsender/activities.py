@@ -41,8 +41,16 @@ _DIAGNOSTIC = {
 }
 
 
-def bounce_reason(code: int) -> tuple[str, str]:
-    """(seed bounce reason, diagnostic code text) for a world bounce code."""
+# An SMS bounce carries the SMS gateway's delivery receipt (SMPP "stat:... err:..."), not an SMTP reply: by the
+# world code's range (emulator choice; the seed shows no SmsMms bounce).
+_SMS_DIAGNOSTIC = {1: ("Blocked", "stat:REJECTD err:005"), 3: ("Other", "stat:UNDELIV err:001"),
+                   4: ("Other", "stat:EXPIRED err:000")}
+
+
+def bounce_reason(code: int, sms: bool = False) -> tuple[str, str]:
+    """(seed bounce reason, diagnostic code text) for a world bounce code, of an email or an SMS."""
+    if sms:
+        return _SMS_DIAGNOSTIC.get(code // 1000, ("Unknown", "stat:UNKNOWN err:000"))
     if code in _DIAGNOSTIC:
         return _DIAGNOSTIC[code]
     if 1000 <= code < 2000:
@@ -240,8 +248,8 @@ _GETTERS: dict[str, Callable[[_Context], Any]] = {
     "SegmentId": lambda c: c.msg.segment_id if c.msg else "",  # "If only a list was used then it will return 0."
     "ActivityIp": lambda c: c.e.ip,
     "DeliveryIp": _Context.delivery_ip,
-    "Reason": lambda c: bounce_reason(c.e.bounce_code)[0] if c.e.type == m.BOUNCED else c.e.reason,
-    "DiagnosticCode": lambda c: bounce_reason(c.e.bounce_code)[1],
+    "Reason": lambda c: bounce_reason(c.e.bounce_code, c.sms)[0] if c.e.type == m.BOUNCED else c.e.reason,
+    "DiagnosticCode": lambda c: bounce_reason(c.e.bounce_code, c.sms)[1],
     "GoalValue": lambda c: c.goals[c.e.goal_id].value if c.e.goal_id in c.goals else 0,
     "GoalId": lambda c: c.e.goal_id,
 }

@@ -185,7 +185,10 @@ def one_message(message_id: str) -> Response:
 
 
 def message_statistics(message_id: str) -> Response:
-    """Counters equal the counts of the message's Activities rows over the same business-unit days."""
+    """Counters equal the counts of the message's Activities rows over the same business-unit days; each kind
+    of removal under its own counter: Unsubscribes are the recipients' own removals (reason Subscriber), a
+    complaint's removal counts under Complaints and a bounce's under Bounced. Only the hours a message's
+    events can fall in are read (World.message_span), whatever the range asked."""
     authorize()
     values = check("GET", "/v2/Api/MessageStatistics/{id}", request.args, {"id": message_id})
     msg = _message(values["id"])
@@ -194,10 +197,14 @@ def message_statistics(message_id: str) -> Response:
     else:  # the whole life of the message: its send day and the two engagement days after it
         send_day = datetime.fromtimestamp(msg.send_ms / 1000, tz()).date()
         start, end = local_day(send_day, tz())[0], local_day(send_day + timedelta(days=3), tz())[0]
+    world = core().world
+    first, last = world.message_span(msg)
     counts: Counter[str] = Counter()
     openers, clickers = set(), set()
-    for e in core().world.events(start, min(end, core().clock.now_ms())):
+    for e in world.events(max(start, first), min(end, last, core().clock.now_ms()), _STATISTICS_TYPES):
         if e.message_id != msg.id or e.duplicate:
+            continue
+        if e.type == m.UNSUBSCRIBED and e.reason != "Subscriber":
             continue
         counts[e.type] += 1
         if e.type == m.OPENED:
@@ -210,6 +217,9 @@ def message_statistics(message_id: str) -> Response:
         ("UniqueClicks", len(clickers)), ("Clickers", len(clickers)), ("Complaints", counts[m.COMPLAINED]),
         ("Unsubscribes", counts[m.UNSUBSCRIBED]),
     ])
+
+
+_STATISTICS_TYPES = (m.SENT, m.BOUNCED, m.DELIVERED, m.OPENED, m.CLICKED, m.COMPLAINED, m.UNSUBSCRIBED)
 
 
 _BOUNCE_REASON_CODES = {"UserUnknown": 1, "MailboxFull": 2, "Blocked": 3, "Unknown": 6, "Other": 7, "OutOfOffice": 7}
@@ -230,7 +240,8 @@ def bounces() -> Response:
         for e in world.events(window[0], until, (m.BOUNCED,)):
             if e.duplicate or (channel != "All" and (e.channel == m.SMS) != (channel == "SmsMms")):
                 continue
-            reason, diagnostic = bounce_reason(e.bounce_code)
+            sms = e.channel == m.SMS
+            reason, diagnostic = bounce_reason(e.bounce_code, sms)
             kind = _BOUNCE_TYPES[bounce_kind(e.bounce_code)]
             if reason_code is not None and _BOUNCE_REASON_CODES[reason] != reason_code:
                 continue
@@ -238,8 +249,7 @@ def bounces() -> Response:
                 continue
             person = world.recipient(e.recipient)
             stamp = datetime.fromtimestamp(e.ts // 1000, zone).strftime("%Y-%m-%d %H:%M:%S")
-            sms = e.channel == m.SMS
             yield [stamp, "" if sms else person.email, person.phone if sms else "",
-                   diagnostic.split(" ")[1] if diagnostic else "", reason, kind]
+                   diagnostic.split(" ")[1] if diagnostic and not sms else "", reason, kind]
 
     return csv_response(["Date", "Email", "Phone", "BounceCode", "BounceReason", "BounceType"], body())
