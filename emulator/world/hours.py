@@ -36,7 +36,8 @@ ENGAGEMENT_WEIGHTS = tuple(w / sum(_RAW) for w in _RAW)
 GOAL_PER_CLICK = 0.05
 DELIVERY_DELAY_MAX = 61_000  # a delivery follows its send within 1 to 61 s
 SMS_LIST = life.SMS_LIST
-DUPLICATE_RATE = 0.002  # retried events that repeat a correlation id (APSIS seed quirk)
+# retried events that repeat a correlation id (a quirk APSIS One API: Request email event export names)
+DUPLICATE_RATE = 0.002
 EVENTS_PER_HOUR = 1_400  # all types at scale 1, averaged over days (a day of seed 42: 34k)
 
 
@@ -228,7 +229,8 @@ class _ShardBuilder:
         self.seq += 1
         rng = self.rng
         if ts < Y2020_MS and rng.random() < 0.8:
-            source = 0  # event_time was introduced at the beginning of 2020 (APSIS seed)
+            # event_time was introduced at the beginning of 2020 (APSIS One API: Request email event export)
+            source = 0
         else:
             roll = rng.random()
             if roll < 0.002:
@@ -242,7 +244,8 @@ class _ShardBuilder:
                                 bounce, reason, list_id, goal, False))
         self.out.append(ev)
         if retry and rng.random() < DUPLICATE_RATE:
-            # A retried delivery of the same event: same seq, so the same correlation id (APSIS seed).
+            # A retried delivery of the same event: same seq, so the same correlation id (APSIS One API:
+            # Request email event export).
             self.out.append(ev._replace(ts=min(self.end - 1, ts + 1 + self.below(3000)), duplicate=True))
 
     def sends(self, msg: Message, wave: Wave) -> None:

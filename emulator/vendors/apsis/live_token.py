@@ -1,7 +1,7 @@
 """An access token for conformance runs against a real APSIS One API, fetched once and refreshed before `exp`.
 
-Notes, section 2: POST /oauth/token (JSON client credentials) answers {access_token, expires_in, token_type};
-clients read the expiry from the JWT's `exp`; at most 10 token requests a minute, then 429. This client keeps
+APSIS One API reference, "Authentication": POST /oauth/token (JSON client credentials) answers
+{access_token, expires_in, token_type}; clients read the expiry from the JWT's `exp`; at most 10 token requests a minute, then 429. This client keeps
 under that limit itself, waits out a 429 as its Retry-After says (up to a minute), and otherwise stops the run
 with one line naming the cause.
 """
@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 
 REFRESH_MARGIN = 60  # seconds before exp that a token is replaced
-LIMIT, PER = 10, 60.0  # token requests per minute (notes, DEV-LIMITS)
+LIMIT, PER = 10, 60.0  # token requests per minute (APSIS One API reference, "Limits")
 MAX_RETRY_AFTER = 60.0  # a longer wait ends the run instead
 
 

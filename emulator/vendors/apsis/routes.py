@@ -25,7 +25,8 @@ def create_app(core: Core) -> Flask:
         # Registered after the fault hook: forced answers come first, then body size, then the token.
         req = request._get_current_object()  # one read through Flask's proxy, not three (base._journal)
         if req.method in ("POST", "PUT", "PATCH") and len(req.get_data(cache=True)) > MAX_BODY_BYTES:
-            return problem(413, "The request body exceeds the limit of 100 kB.")  # notes, DEV-LIMITS
+            # APSIS One API reference, "Limits"
+            return problem(413, "The request body exceeds the limit of 100 kB.")
         if req.endpoint in PUBLIC or req.endpoint is None:
             return None  # unknown paths fall through to the 404/405 in problem+json
         return check_bearer(core)

@@ -267,7 +267,8 @@ def sent_rows(core: Core, q: Query, until_ms: int, after: Position | None = None
     """Matching rows with ts in [start, min(end, until_ms)) in the order of `sort`, a list at a time (a send
     group's hour), strictly after `after`.
 
-    Fetch Event Logs' `sort` is "based on email sent time" (notes §4.1, §4.2): rows are ordered by their
+    Fetch Event Logs' `sort` is "based on email sent time" ("Fetch Event Logs", "Fetch Logs" (v6)): rows are
+    ordered by their
     message's sent time (the record's requestedTime); rows sent at the same moment by event time, then by
     seq, which is unique among non-duplicate events, so a position never repeats or skips a row; desc is
     the exact reverse.

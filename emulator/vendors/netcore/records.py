@@ -1,9 +1,9 @@
-"""A log row in Netcore's record style (notes §4.1: the v2 `/v2/logs` record, which v5.1 keeps).
+"""A log row in Netcore's record style ("Fetch Event Logs": the v2 `/v2/logs` record, which v5.1 keeps).
 
 Fields: trid, rcptEmail, fromaddress, subject, status, requestedTime, deliveryTime, modifiedTime, size,
 remarks, xapiheader, tags, opens [{ip, time}], clicks [{ip, link, time}]; plus message_id (v6 filter).
 One row is one event (the emulator's choice, so that scrolling yields every event exactly once).
-Times are "YYYY-MM-DD HH:MM:SS" in the account time zone (emulator choice; the notes show no sample).
+Times are "YYYY-MM-DD HH:MM:SS" in the account time zone (emulator choice; no source shows a sample).
 """
 
 from __future__ import annotations
