@@ -129,8 +129,7 @@ def rows(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[list[Any]]:
         yield [get(ctx) for get in getters]
 
 
-# Columns whose value depends only on the message and variation: rendered once per message and reused
-# (Sends, scale 1: 0.035 -> 0.02 s; see benchmarks/).
+# Columns whose value depends only on the message and variation: rendered once per message and reused.
 _MESSAGE_COLUMNS = frozenset({"MessageId", "MessageSubject", "MessageContentId", "SegmentId"})
 # Columns of the recipient, by channel: a row template reads them from the recipient's tuple itself, so that
 # a row costs no lookup of its person. Never quoted: addresses are made of slugs, digits, dots and a mail
@@ -176,7 +175,7 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | 
     messages: dict[tuple[int, int], list[str]] = {}
     sms = m.SMS
     # The standard columns of most types need nothing of an event but its date once its message part is
-    # cached: the context is loaded on a cache miss only (Sends, scale 12: 0.75 -> 0.55 s).
+    # cached: the context is loaded on a cache miss only.
     date_only = not event_getters and slots["r"] == ["Date"]
     date = ctx._local
     for event in matching_events(world, q, tz, part):

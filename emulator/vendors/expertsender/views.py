@@ -22,13 +22,13 @@ from .columns import FLAGS, SYSTEM_TAGS, TAG_TYPES
 from .params import BadRequest, check
 from .xml import data_response
 
-# Sends per block of a Sends export rendered on several cores (a day at scale 120 in hours: 4.9 s, in blocks of
-# 20,000 sends: 3.5 s; one hour holds a third of its sends).
+# Sends per block of a Sends export rendered on several cores: one hour of a big world holds a third of a
+# day's sends, so hours alone would leave the other cores idle.
 SEND_BLOCK = 20_000
 INVALID_KEY = "Supplied API key is invalid."  # ExpertSender API v2: Status codes (403)
-# A CSV answer up to this size is rendered before it is sent, so it carries a Content-Length as Get subscriber
-# activity's
-# examples do (and a client that needs one to see a body gets it); a larger one streams chunked.
+# A CSV answer up to this size is rendered before it is sent, so it carries a Content-Length as Get
+# subscriber activity's examples do (and a client that needs one to see a body gets it); a larger one
+# streams chunked.
 KNOWN_LENGTH_LIMIT = 1 << 20
 
 
@@ -50,8 +50,8 @@ def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None
                  query: ActivityQuery | None = None) -> Response:
     """CSV (rows as field lists, or an Activities query's lines, hour by hour and on several cores for a big
     day) with the configured BOM and line end. Plain by default, as in Get subscriber activity's examples
-    (the request
-    says `Accept-Encoding: gzip,deflate`, the answer has no Content-Encoding and a Content-Length); gzip
+    (the request says `Accept-Encoding: gzip,deflate`, the answer has no Content-Encoding and a
+    Content-Length); gzip
     for a client that accepts it only with EMULATOR_EXPERTSENDER_GZIP. Content-Length when small."""
     c = core()
     settings = c.settings
