@@ -135,6 +135,24 @@ class Store:
         if memo is not None:
             memo[key] = json.loads(text)  # as stored, and not the caller's object
 
+    def add(self, key: str, delta: float, low: float, high: float) -> float | None:
+        """Add `delta` to a number kept under `key` (missing: 0) in one statement, so that concurrent adds are
+        never lost; the sum must lie in [low, high], else nothing changes and the answer is None."""
+        row = self._one(
+            "INSERT INTO kv (key, value) SELECT ?1, ?2 "
+            "WHERE ?2 BETWEEN ?3 AND ?4 OR EXISTS (SELECT 1 FROM kv WHERE key = ?1) "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value "
+            "WHERE CAST(value AS REAL) + excluded.value BETWEEN ?3 AND ?4 RETURNING value",
+            (key, float(delta), float(low), float(high)),
+        )
+        if row is None:
+            return None
+        value = float(row[0])
+        memo = self._memo()
+        if memo is not None:
+            memo[key] = value
+        return value
+
     def delete(self, key: str) -> None:
         self._do("DELETE FROM kv WHERE key = ?", (key,))
         memo = self._memo()

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 
 from .. import __version__, parallel
 from ..clock import format_rfc3339, parse_rfc3339
-from ..contracts import contract
+from ..contracts import contract, parse_json
 from ..core import Core
 from ..faults import ScenarioError
 
@@ -67,9 +67,9 @@ def _json_body() -> tuple[dict[str, Any] | None, Response | None]:
     if not raw.strip():
         return {}, None
     try:
-        body = json.loads(raw)
-    except ValueError:
-        return None, problem(400, "The request body is not valid JSON.")
+        body = parse_json(raw)
+    except ValueError as exc:
+        return None, problem(400, f"The request body {exc}.")
     if not isinstance(body, dict):
         return None, problem(400, "The request body must be a JSON object.")
     return body, None

@@ -15,6 +15,8 @@ from .errors import Problem
 
 CONTRACT_FILE = "apsis-one.openapi.yaml"
 MAX_BODY_BYTES = 100 * 1024  # notes, DEV-LIMITS: bodies over 100 kB get 413
+_FIRST_MS = int(datetime.min.replace(tzinfo=UTC).timestamp() * 1000)
+_LAST_MS = int(datetime.max.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def checked(method: str, path: str, **path_values: str) -> dict[str, Any]:
@@ -37,10 +39,16 @@ def parse_time_ms(value: str, field: str) -> int:
     """RFC 3339 date-time (seed 1: "date-time in RFC 3339, section 5.6 in the UTC variant") to epoch ms."""
     try:
         moment = parse_rfc3339(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         rule = f"must be an RFC 3339 date-time in UTC such as 2026-01-31T00:00:00Z, got {value!r}"
         raise invalid(field, rule) from None
-    return int(moment.timestamp() * 1000)
+    try:
+        ms = int(moment.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        ms = _FIRST_MS - 1
+    if not _FIRST_MS <= ms <= _LAST_MS:  # an offset that moves the instant out of years 1-9999 in UTC
+        raise invalid(field, f"must be a date-time between years 1 and 9999 in UTC, got {value!r}")
+    return ms
 
 
 def add_months(ms: int, months: int) -> int:
@@ -49,6 +57,8 @@ def add_months(ms: int, months: int) -> int:
     year, month = divmod(moment.month - 1 + months, 12)
     year += moment.year
     month += 1
+    if year > 9999:  # past the calendar's end: no instant a request can name lies beyond it
+        return _LAST_MS
     days = [
         31,
         29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
