@@ -17,10 +17,11 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import __version__
 from .control import bp as control_bp
+from .control import problem
 from .core import Core, build_core
 from .settings import VENDORS, Settings
 from .vendors import VENDOR_APPS, vendor_module
-from .vendors.base import App, DropMiddleware
+from .vendors.base import MAX_BODY_BYTES, App, DropMiddleware, body_too_large
 
 
 def tune_gc() -> None:
@@ -57,6 +58,12 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
     app.register_blueprint(control_bp)
     vendor_apps = {name: vendor_module(name).create_app(core) for name in VENDORS}
     app.extensions["emulator.vendors"] = vendor_apps
+    oversized = body_too_large(app, MAX_BODY_BYTES)
+
+    @app.before_request
+    def _body_size() -> Response | None:
+        message = oversized()
+        return problem(413, message) if message else None
 
     @app.get("/")
     def index() -> Response:

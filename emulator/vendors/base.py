@@ -27,6 +27,24 @@ log = logging.getLogger("emulator")
 ErrorRenderer = Callable[[int, str], Response]
 
 DROP_FLAG = "emulator.drop"
+# Request bodies larger than this are refused with 413 before they are read (an emulator choice where a vendor
+# documents no limit: the contracts' largest valid body is a few kB).
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def body_too_large(app: Flask, limit: int) -> Callable[[], str | None]:
+    """Refuse a body over `limit` bytes: one that announces its length, before anything reads it (a check of
+    Content-Length), and a chunked one while it is read (Werkzeug stops reading at MAX_CONTENT_LENGTH and
+    raises 413). The check answers the refusal's message, or None."""
+    app.config["MAX_CONTENT_LENGTH"] = limit
+
+    def check() -> str | None:
+        length = request.content_length
+        if length is not None and length > limit:
+            return f"The request body exceeds the limit of {limit // 1024} kB."
+        return None
+
+    return check
 
 
 class ConnectionDropped(ConnectionError):
@@ -88,10 +106,17 @@ class App(Flask):
         return synced
 
 
-def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask:
+def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body: int = MAX_BODY_BYTES) -> Flask:
     app = App(f"emulator.vendors.{name}")
     app.config["EMULATOR_CORE"] = core
     app.url_map.strict_slashes = False
+    oversized = body_too_large(app, max_body)
+
+    @app.before_request
+    def _body_size() -> Response | None:
+        # First: the HTTP layer refuses an oversized body before the API looks at the request.
+        message = oversized()
+        return render_error(413, message) if message else None
 
     @app.before_request
     def _faults() -> Response | None:
@@ -130,7 +155,8 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask
         if decision.truncate_after_bytes is not None and response.status_code < 400:
             response.response = _truncate(response.response, decision.truncate_after_bytes, req.environ)
             response.direct_passthrough = True
-        body = req.get_data(cache=True) if req.content_length else b""
+        # A refused body (over the limit) is never read: its size is all the journal would learn.
+        body = req.get_data(cache=True) if req.content_length and req.content_length <= max_body else b""
         core.record(vendor=name, method=req.method, path=req.path, query=req.args.to_dict(),
                     headers=dict(req.headers), body=body, status=response.status_code, fault=decision.rule)
         return response
