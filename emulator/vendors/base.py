@@ -7,6 +7,7 @@ any HTTP error (404, 405, bad input) into the vendor's error format instead of F
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -33,15 +34,29 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 def body_too_large(app: Flask, limit: int) -> Callable[[], str | None]:
-    """Refuse a body over `limit` bytes: one that announces its length, before anything reads it (a check of
-    Content-Length), and a chunked one while it is read (Werkzeug stops reading at MAX_CONTENT_LENGTH and
-    raises 413). The check answers the refusal's message, or None."""
+    """Refuse a body over `limit` bytes without reading it whole: one that announces its length by its
+    Content-Length, before anything reads it; a chunked one by reading at most `limit` + 1 bytes of it (kept
+    for the view when it fits). Werkzeug's MAX_CONTENT_LENGTH alone would cut a chunked body at the limit
+    and hand the view its first part. The check answers the refusal's message, or None."""
     app.config["MAX_CONTENT_LENGTH"] = limit
+    message = f"The request body exceeds the limit of {limit // 1024} kB."
 
     def check() -> str | None:
         length = request.content_length
-        if length is not None and length > limit:
-            return f"The request body exceeds the limit of {limit // 1024} kB."
+        if length is not None:
+            return message if length > limit else None
+        environ = request.environ
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return None
+        if not environ.get("wsgi.input_terminated"):
+            return None  # the server does not end the stream itself: Werkzeug reads none of it
+        stream, parts, held = environ["wsgi.input"], [], 0
+        while held <= limit and (part := stream.read(limit + 1 - held)):
+            parts.append(part)
+            held += len(part)
+        if held > limit:
+            return message
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(b"".join(parts)), str(held)
         return None
 
     return check

@@ -57,8 +57,8 @@ def add_months(ms: int, months: int) -> int:
     year, month = divmod(moment.month - 1 + months, 12)
     year += moment.year
     month += 1
-    if year > 9999:  # past the calendar's end: no instant a request can name lies beyond it
-        return _LAST_MS
+    if year > 9999:  # past the calendar's end: three months are at most 92 days
+        return ms + 92 * 86_400_000
     days = [
         31,
         29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
