@@ -36,6 +36,20 @@ def _free(port: int) -> bool:
             return False
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers, a worker's rendering processes)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
 def get_json(url: str, headers: dict | None = None, method: str = "GET", body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",

@@ -24,7 +24,7 @@ import pytest
 
 from emulator.settings import DEFAULT_NETCORE_API_KEY
 
-from .server import get_json, start_server
+from .server import children, get_json, start_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -34,21 +34,6 @@ ENV = {"EMULATOR_EXPORT_DELAY": "0", "EMULATOR_EXPORT_PROCESSES": "2"}
 RUNTIME_SCENARIO = {"names": ["default"], "rules": [{
     "name": "never-matched", "match": {"vendor": "expertsender", "method": "GET", "path": "/v2/Api/Nothing"},
     "action": {"status": 503}}]}
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (gunicorn's workers, a worker's rendering processes)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def kill(pids: list[int]) -> None:
