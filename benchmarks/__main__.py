@@ -51,8 +51,9 @@ LOAD_NOTE = (
     "Each endpoint first runs for a second, not measured, so that each worker has built the world and generated "
     "the days asked for (Start-up and Export streaming measure those); then three runs, of which the one with "
     "the median p99 is shown. "
-    "Export status stays pending and the poll URL answers 404 for the whole run. Sync workers are the default: "
-    "their p99 is lower than threads' (one request per process at a time, no GIL contention).\n\n")
+    "Export status stays pending and the poll URL answers 404 for the whole run. granian (keep-alive, one "
+    "thread a worker) is the default server; gunicorn's sync workers for comparison. "
+    "`python -m benchmarks.peers` measures the emulator side by side with other mock servers.\n\n")
 
 
 def _export_target(r: exports.Result) -> list[str]:
@@ -81,7 +82,7 @@ def main() -> None:
 
     figures = load.run(args.load_seconds)
     if figures:
-        sections.append(("Requests under load (gunicorn, wrk, 16 connections)", LOAD_NOTE + table(
+        sections.append(("Requests under load (wrk, 16 connections)", LOAD_NOTE + table(
             ["worker model", "endpoint", "req/s", "p50 ms", "p99 ms", "target", "met"],
             [[f.model, f.endpoint, f"{f.requests_per_s:,.0f}", f"{f.p50_ms:.2f}", f"{f.p99_ms:.2f}",
               f"p99 < {f.target_ms:g} ms" if f.target_ms else "",

@@ -1,4 +1,4 @@
-"""Request throughput and latency under gunicorn on loopback, with wrk (Debian's package) as the load
+"""Request throughput and latency of `serve` (granian, the default, and gunicorn) on loopback, with wrk (Debian's package) as the load
 generator in its own process: 16 connections per endpoint, for each worker model.
 
 The server runs with the token limit off (EMULATOR_APSIS_TOKEN_LIMIT=0, else the token endpoint answers
@@ -33,8 +33,8 @@ WARM_UP_S = 1
 # seconds, and this machine's neighbours take its cores now and then: one run measured 16-17 ms for what
 # three runs before and after it measured at 7-8 ms.
 RUNS = 3
-MODELS = {"sync, 2 workers": ("--workers", "2"), "gthread, 2 workers x 4 threads": ("--workers", "2",
-                                                                                   "--threads", "4")}
+MODELS = {"granian, 2 workers (default)": ("--workers", "2"),
+          "gunicorn sync, 2 workers": ("--server", "gunicorn", "--workers", "2")}
 
 
 @dataclass

@@ -14,15 +14,20 @@ from importlib import import_module
 from . import __version__
 from .contracts import parse_yaml
 from .faults import ScenarioError, load_library
+from .servers import PortBusy, server_of
 from .settings import VENDORS, Settings, SettingsError, from_env
 
 
 def _serve_args(sub) -> None:
-    p = sub.add_parser("serve", help="run the emulator under gunicorn (every flag also reads an EMULATOR_* variable)")
+    p = sub.add_parser("serve", help="run the emulator server (every flag also reads an EMULATOR_* variable)")
     p.add_argument("--host", help="interface to listen on (EMULATOR_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="main port (EMULATOR_PORT, default 8080)")
-    p.add_argument("--workers", type=int, help="gunicorn worker processes (EMULATOR_WORKERS, default 2)")
-    p.add_argument("--threads", type=int, help="threads per worker; >1 uses gthread workers (EMULATOR_THREADS)")
+    p.add_argument("--server", choices=["auto", "granian", "gunicorn"],
+                   help="HTTP server (EMULATOR_SERVER): granian (keep-alive) or gunicorn; default auto: granian, "
+                        "gunicorn with --vendor-ports")
+    p.add_argument("--workers", type=int, help="worker processes (EMULATOR_WORKERS, default 2)")
+    p.add_argument("--threads", type=int, help="threads per worker (EMULATOR_THREADS, default 1); under gunicorn "
+                                               ">1 uses gthread workers")
     p.add_argument("--seed", type=int, help="seed of the world (EMULATOR_SEED, default 42)")
     p.add_argument("--scale", type=float, help="volume multiplier (EMULATOR_SCALE, default 1.0)")
     p.add_argument("--scenario", action="append", help="named scenario, repeatable (EMULATOR_SCENARIO, comma list)")
@@ -31,14 +36,15 @@ def _serve_args(sub) -> None:
     p.add_argument("--vendor-ports", action="store_true", default=None,
                    help="also serve each vendor at the root of its own port: main+1 apsis, +2 expertsender, "
                         "+3 netcore (EMULATOR_VENDOR_PORTS=1)")
-    p.add_argument("--log-level", help="gunicorn log level (EMULATOR_LOG_LEVEL, default info)")
+    p.add_argument("--log-level", help="server log level (EMULATOR_LOG_LEVEL, default info)")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     scenarios = None
     if args.scenario:
         scenarios = tuple(n.strip() for item in args.scenario for n in item.split(",") if n.strip())
-    return from_env(host=args.host, port=args.port, workers=args.workers, threads=args.threads, seed=args.seed,
+    return from_env(host=args.host, port=args.port, server=args.server, workers=args.workers, threads=args.threads,
+                    seed=args.seed,
                     scale=args.scale, scenarios=scenarios, state_dir=args.state_dir,
                     scenario_dir=args.scenario_dir, vendor_ports=args.vendor_ports, log_level=args.log_level)
 
@@ -51,6 +57,8 @@ def banner(settings: Settings) -> str:
         value = getattr(settings, f.name)
         if f.name == "control_token":
             value = "(set)" if value else "(not set)"
+        if f.name == "server":
+            value = server_of(settings)
         lines.append(f"  {f.name:<24} {value}")
     lines.append("base URLs:")
     lines.extend(f"  {name:<24} {url}" for name, url in base_urls(settings).items())
@@ -58,38 +66,22 @@ def banner(settings: Settings) -> str:
 
 
 def serve(settings: Settings) -> int:
-    from gunicorn.app.base import BaseApplication
-
+    from . import servers
     from .app import create_app, tune_gc
     from .core import build_core
 
+    binds = [(settings.host, settings.port)]
+    if settings.vendor_ports:
+        binds += [(settings.host, settings.vendor_port(v)) for v in VENDORS]
+    servers.check_ports(settings.host, [port for _, port in binds])  # before the banner shows these URLs
     core = build_core(settings)  # fails fast on bad scenario files, before any worker starts
     if not settings.state_dir:  # a temporary state directory lives as long as the server
         atexit.register(shutil.rmtree, core.settings.state_dir, True)
     settings = core.settings
     app = create_app(settings, core)
-    binds = [f"{settings.host}:{settings.port}"]
-    if settings.vendor_ports:
-        binds += [f"{settings.host}:{settings.vendor_port(v)}" for v in VENDORS]
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", binds)
-            self.cfg.set("workers", settings.workers)
-            self.cfg.set("threads", settings.threads)
-            self.cfg.set("worker_class", "gthread" if settings.threads > 1 else "sync")
-            self.cfg.set("loglevel", settings.log_level)
-            self.cfg.set("timeout", 300)  # large exports stream for a while
-            self.cfg.set("graceful_timeout", 5)
-            # Netcore's v5.1 auth header is `api_key`, with an underscore, which gunicorn drops by default.
-            self.cfg.set("header_map", "dangerous")
-
-        def load(self):
-            return app
-
     print(banner(settings), flush=True)
     tune_gc()
-    Server().run()
+    servers.run(app, settings, binds)
     return 0
 
 
@@ -249,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             return generate(args)
         return conform(args)
-    except (SettingsError, ScenarioError, ValueError) as exc:
+    except (SettingsError, ScenarioError, ValueError, PortBusy) as exc:
         print(f"email-events-emulator: {exc}", file=sys.stderr)
         return 2
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .clock import Clock
 from .exports import Exports
@@ -15,13 +18,55 @@ from .settings import Settings
 from .store import Store
 from .world import World, get_world
 
-# Headers whose values never reach the journal in clear.
-SECRET_HEADERS = {"authorization", "api_key", "x_apsis_auth", "x_emulator_token", "cookie", "apikey"}
-SECRET_QUERY = {"apikey", "api_key", "token", "access_token", "client_secret", "signature"}
+# A header or query parameter whose name reads as a credential never reaches the journal in clear: a word of
+# the name (split at punctuation and camelCase: X-Api-Key, apiKey, client_secret, Proxy-Authorization,
+# password, pass) ends like a credential.
+_NAME_WORDS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+_CREDENTIAL_WORD = re.compile(
+    r"(auth|authn|authz|authorization|authentication|token|secret|pass|passwd|password|passphrase|pwd|key|"
+    r"cookie|session|sessionid|sid|sig|signature|credential|credentials|bearer|jwt|otp)$")
+
+# The journal is bounded in bytes, not only in rows: longer values are cut, later headers only counted.
+JOURNAL_VALUE_MAX = 256  # characters of one header or query value
+JOURNAL_HEADERS_MAX = 4096  # characters of one request's header names and values
+JOURNAL_TEXT_MAX = 1024  # characters of the path, and of the query string
+
+
+@lru_cache(maxsize=1024)
+def is_credential(name: str) -> bool:
+    return any(_CREDENTIAL_WORD.search(word.lower()) for word in _NAME_WORDS.split(name) if word)
 
 
 def mask(value: str) -> str:
     return value[:4] + "…" if len(value) > 8 else "…"
+
+
+def clip(value: str, limit: int) -> str:
+    """`value`, cut to `limit` characters and marked as cut."""
+    return value if len(value) <= limit else f"{value[:limit]}…(+{len(value) - limit} chars)"
+
+
+def journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as the journal keeps them: credentials masked, values cut, at most JOURNAL_HEADERS_MAX
+    characters (the headers beyond are counted under "…")."""
+    out: dict[str, str] = {}
+    budget, left_out = JOURNAL_HEADERS_MAX, 0
+    for name, value in headers:
+        value = mask(value) if is_credential(name) else clip(value, JOURNAL_VALUE_MAX)
+        budget -= len(name) + len(value)
+        if budget < 0:
+            left_out += 1
+            continue
+        out[name] = value
+    if left_out:
+        out["…"] = f"{left_out} more header(s) not recorded"
+    return out
+
+
+def journal_query(query: Iterable[tuple[str, str]]) -> str:
+    """The query string as the journal keeps it: credentials masked, values cut, JOURNAL_TEXT_MAX at most."""
+    text = "&".join(f"{k}={mask(v) if is_credential(k) else clip(v, JOURNAL_VALUE_MAX)}" for k, v in query)
+    return clip(text, JOURNAL_TEXT_MAX)
 
 
 @dataclass
@@ -38,14 +83,13 @@ class Core:
         return get_world(self.settings.seed, self.settings.scale)
 
     # --- journal -----------------------------------------------------------------------------
-    def record(self, *, vendor: str, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-               body: bytes, status: int, fault: str | None) -> None:
-        masked_headers = {k: (mask(v) if k.lower().replace("-", "_") in SECRET_HEADERS else v)
-                          for k, v in headers.items()}
-        masked_query = "&".join(f"{k}={mask(v) if k.lower() in SECRET_QUERY else v}" for k, v in query.items())
+    def record(self, *, vendor: str, method: str, path: str, query: Iterable[tuple[str, str]],
+               headers: Iterable[tuple[str, str]], body: bytes, status: int, fault: str | None) -> None:
+        """One request into the journal (best effort, see Store.append_journal)."""
         self.store.append_journal({
-            "at": self.clock.now(), "vendor": vendor, "method": method, "path": path, "query": masked_query,
-            "headers": masked_headers, "body_digest": hashlib.sha256(body).hexdigest() if body else "",
+            "at": self.clock.now(), "vendor": vendor, "method": method, "path": clip(path, JOURNAL_TEXT_MAX),
+            "query": journal_query(query), "headers": journal_headers(headers),
+            "body_digest": hashlib.sha256(body).hexdigest() if body else "",
             "body_size": len(body), "status": status, "fault": fault,
         }, self.settings.journal_limit)
 

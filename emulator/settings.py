@@ -31,6 +31,7 @@ class Settings:
     port: int = 8080
     workers: int = 2
     threads: int = 1
+    server: str = "auto"  # granian, gunicorn, or auto: granian, and gunicorn with vendor_ports (emulator.servers)
     seed: int = 42
     scale: float = 1.0
     scenarios: tuple[str, ...] = ("default",)
@@ -99,6 +100,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "EMULATOR_PORT": ("port", int),
     "EMULATOR_WORKERS": ("workers", int),
     "EMULATOR_THREADS": ("threads", int),
+    "EMULATOR_SERVER": ("server", str),
     "EMULATOR_SEED": ("seed", int),
     "EMULATOR_SCALE": ("scale", float),
     "EMULATOR_SCENARIO": ("scenarios", _tuple),
@@ -169,6 +171,10 @@ def validate(settings: Settings) -> None:
         raise SettingsError(f"port {settings.port} is out of range")
     if settings.workers < 1 or settings.threads < 1:
         raise SettingsError("workers and threads must be at least 1")
+    if settings.server not in ("auto", "granian", "gunicorn"):
+        raise SettingsError(f"server {settings.server!r}: one of auto, granian, gunicorn")
+    if settings.server == "granian" and settings.vendor_ports:
+        raise SettingsError("granian listens on one port: --vendor-ports needs --server gunicorn (or auto)")
     if settings.scale <= 0:
         raise SettingsError("scale must be positive")
     if settings.export_processes < 0:

@@ -1,14 +1,25 @@
-"""State shared by every gunicorn worker: SQLite in WAL mode in the state directory.
+"""State shared by every worker process: SQLite in WAL mode in the state directory.
 
-Holds export jobs, counters (fault rules, rate limits), the clock offset, the active scenario and the
-request journal. Each process and thread opens its own connection; nothing lives in module globals.
+emulator.db holds export jobs, counters (fault rules, rate limits), the clock offset and the active
+scenario; journal.db, a file of its own, the request journal, so that recording a request never
+invalidates the other workers' caches of the shared state. Each process and thread opens its own
+connections; nothing lives in module globals.
+
+Each connection keeps a cache of the key/value table and of the job rows it read, valid while SQLite's
+`PRAGMA data_version` (which changes when another connection commits) stays the same; its own writes
+update the cache as they commit. So a worker reads the shared state anew only after another wrote it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
+import logging
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -29,8 +40,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     meta TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_vendor ON jobs (vendor, kind);
+"""
+
+_JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,  -- not AUTOINCREMENT: ids restart after a clear, order holds
     at REAL NOT NULL,
     vendor TEXT NOT NULL,
     method TEXT NOT NULL,
@@ -49,6 +63,18 @@ JOB_COLUMNS = ("id", "vendor", "kind", "request", "created_at", "ready_at", "exp
 
 
 BUSY_TIMEOUT_S = 10.0
+# A journal write waits this long for another process's lock, then the entry is given up (best effort).
+JOURNAL_BUSY_TIMEOUT_S = 2.0
+# Entries are written in batches, off the request: a thread of each process writes what its requests
+# buffered JOURNAL_GATHER_S after the first of them, or at once when JOURNAL_BATCH are waiting. A reader
+# first waits (JOURNAL_SETTLE_MAX_S at most) until no process has entries waiting (journal.pending.* files).
+JOURNAL_BATCH = 64
+JOURNAL_GATHER_S = 0.002
+JOURNAL_SETTLE_MAX_S = 2.0
+# How often a writer looks whether journal.db was replaced (clear_journal on a full disk); readers always do.
+JOURNAL_FILE_CHECK_S = 1.0
+
+log = logging.getLogger("emulator")
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -56,11 +82,28 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-class Store:
-    """A small typed facade over one SQLite file. Safe across processes (WAL) and threads.
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
 
-    Two choices keep a request's few statements in microseconds while two workers write at once (an insert
-    racing another worker's: p99 1.3-3.2 ms before, 0.25 ms after):
+
+class _Cache:
+    """One connection's view of the shared state: the key/value table whole, and the job rows read, as of
+    `version` (PRAGMA data_version)."""
+
+    __slots__ = ("jobs", "kv", "version")
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.kv: dict[str, Any] = {}
+        self.jobs: dict[str, sqlite3.Row | None] = {}
+
+
+class Store:
+    """A small typed facade over the state directory's SQLite files. Safe across processes (WAL) and threads.
+
+    Two choices keep a request's few statements in microseconds while two workers write at once:
     - SQLite's own busy handler sleeps 1 ms, then longer, when another process holds the write lock for
       some 20 us; `_run` retries after 20 us instead (up to BUSY_TIMEOUT_S).
     - synchronous=OFF: no fsync at WAL checkpoints. The state lives as long as the emulator; an OS crash
@@ -69,26 +112,69 @@ class Store:
 
     def __init__(self, path: str):
         self.path = path
+        self.journal_path = os.path.join(os.path.dirname(path) or ".", "journal.db")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._local = threading.local()
+        self.journal_failures = 0  # journal entries given up in this process (see append_journal)
+        self._pending: list[list[Any]] = []  # this process's entries not written yet
+        self._pending_lock = threading.Lock()
+        self._pending_pid: int | None = None
+        self._journal_limit = 10_000
         self._run(lambda conn: conn.executescript(_SCHEMA))
+        self._run(lambda conn: conn.executescript(_JOURNAL_SCHEMA), self._journal_conn)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            # Held before the pragmas run, through _run, which asks for this same connection again.
-            self._local.conn, self._local.pid = conn, os.getpid()
-            self._run(lambda c: (c.execute("PRAGMA journal_mode=WAL"), c.execute("PRAGMA synchronous=OFF")))
+    def _open(self, path: str) -> sqlite3.Connection:
+        conn = _connect(path)
+        conn.execute("PRAGMA synchronous=OFF")
+        for _ in range(int(BUSY_TIMEOUT_S / 0.001)):  # switching to WAL needs a moment without writers
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+                time.sleep(0.001)
         return conn
 
-    def _run(self, work):
+    def _conn(self) -> sqlite3.Connection:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            local.conn, local.pid, local.cache = self._open(self.path), os.getpid(), _Cache()
+            local.journal = None
+            conn = local.conn
+        return conn
+
+    def _journal_conn(self, check: bool = True) -> sqlite3.Connection:
+        """This thread's connection to journal.db, opened anew if the file was replaced (clear_journal); with
+        check=False the file is looked at once a JOURNAL_FILE_CHECK_S at most."""
+        self._conn()
+        local = self._local
+        now = time.monotonic()
+        if not check and local.journal is not None and now < local.journal_checked + JOURNAL_FILE_CHECK_S:
+            return local.journal[0]
+        local.journal_checked = now
+        try:
+            inode = os.stat(self.journal_path).st_ino
+        except FileNotFoundError:
+            inode = None
+        if local.journal is None or local.journal[1] != inode:
+            if local.journal is not None:
+                local.journal[0].close()
+            conn = self._open(self.journal_path)
+            if inode is None:
+                conn.executescript(_JOURNAL_SCHEMA)
+            local.journal = (conn, os.stat(self.journal_path).st_ino)
+        return local.journal[0]
+
+    def _run(self, work, connection=None, timeout: float | None = None):
         """work(connection), retried while another process holds the lock it needs."""
-        deadline, pause = time.monotonic() + BUSY_TIMEOUT_S, 0.00002
+        connection = connection or self._conn
+        deadline = time.monotonic() + (BUSY_TIMEOUT_S if timeout is None else timeout)
+        pause = 0.00002
         while True:
             try:
-                return work(self._conn())
+                return work(connection())
             except sqlite3.OperationalError as exc:
                 if not _busy(exc) or time.monotonic() > deadline:
                     raise
@@ -104,26 +190,36 @@ class Store:
     def _do(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
         return self._run(lambda conn: conn.execute(sql, args))
 
+    # --- the cache of shared state -------------------------------------------------------------
+    def _cache(self) -> _Cache:
+        """This connection's cache, read anew if another connection committed since it was filled (during
+        a request: as of the request's start, see begin_request)."""
+        self._conn()
+        cache = self._local.cache
+        if getattr(self._local, "in_request", False):
+            return cache
+        version = self._one("PRAGMA data_version")[0]
+        if version != cache.version:
+            # The version is read first: a commit between the two statements makes the next check read again.
+            kv = {row[0]: json.loads(row[1]) for row in self._all("SELECT key, value FROM kv")}
+            cache = self._local.cache = _Cache()
+            cache.version, cache.kv = version, kv
+        return cache
+
     # --- key/value ---------------------------------------------------------------------------
     def begin_request(self) -> None:
-        """From here to end_request, the key/value table (a clock offset and a scenario) is read once, whole,
-        in one statement: a request sees one state of it, and its own writes (a status request read the clock
-        offset four times, 8 us a read, and the scenario once more). A value got is shared within the
-        request: never change it in place."""
-        self._local.memo = {row[0]: json.loads(row[1]) for row in self._all("SELECT key, value FROM kv")}
+        """From here to end_request the shared state is checked once, at the start: a request sees one state
+        of it (a clock offset and a scenario), and its own writes. A value got is shared: never change it in
+        place."""
+        self._local.in_request = False
+        self._cache()
+        self._local.in_request = True
 
     def end_request(self) -> None:
-        self._local.memo = None
-
-    def _memo(self) -> dict[str, Any] | None:
-        return getattr(self._local, "memo", None)
+        self._local.in_request = False
 
     def get(self, key: str, default: Any = None) -> Any:
-        memo = self._memo()
-        if memo is not None:
-            return memo.get(key, default)
-        row = self._one("SELECT value FROM kv WHERE key = ?", (key,))
-        return json.loads(row[0]) if row else default
+        return self._cache().kv.get(key, default)
 
     def put(self, key: str, value: Any) -> None:
         text = json.dumps(value)
@@ -131,9 +227,7 @@ class Store:
             "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, text),
         )
-        memo = self._memo()
-        if memo is not None:
-            memo[key] = json.loads(text)  # as stored, and not the caller's object
+        self._local.cache.kv[key] = json.loads(text)  # as stored, and not the caller's object
 
     def add(self, key: str, delta: float, low: float, high: float) -> float | None:
         """Add `delta` to a number kept under `key` (missing: 0) in one statement, so that concurrent adds are
@@ -148,16 +242,12 @@ class Store:
         if row is None:
             return None
         value = float(row[0])
-        memo = self._memo()
-        if memo is not None:
-            memo[key] = value
+        self._local.cache.kv[key] = value
         return value
 
     def delete(self, key: str) -> None:
         self._do("DELETE FROM kv WHERE key = ?", (key,))
-        memo = self._memo()
-        if memo is not None:
-            memo.pop(key, None)
+        self._local.cache.kv.pop(key, None)
 
     # --- counters ----------------------------------------------------------------------------
     def incr(self, key: str, by: int = 1) -> int:
@@ -183,15 +273,21 @@ class Store:
             f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({', '.join('?' * len(JOB_COLUMNS))})",
             tuple(row[c] for c in JOB_COLUMNS),
         )
+        self._local.cache.jobs.pop(job["id"], None)
 
     def update_job(self, job_id: str, **fields: Any) -> None:
         if "meta" in fields:
             fields["meta"] = json.dumps(fields["meta"])
         sets = ", ".join(f"{k} = ?" for k in fields)
         self._do(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
+        self._local.cache.jobs.pop(job_id, None)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
-        row = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        jobs = self._cache().jobs
+        if job_id in jobs:
+            row = jobs[job_id]
+        else:
+            row = jobs[job_id] = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _job(row) if row else None
 
     def jobs(self, vendor: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
@@ -209,26 +305,137 @@ class Store:
                        f"VALUES ({', '.join('?' * (len(_JOURNAL_COLUMNS) + 1))})")
 
     def append_journal(self, entry: dict[str, Any], limit: int) -> None:
+        """Record one request, written by this process's journal thread shortly after (see JOURNAL_BATCH).
+        Best effort: a write that fails (a full disk, a lock held too long) is given up and logged, never
+        raised into a request."""
         row = [entry[c] for c in self._JOURNAL_COLUMNS]
         row[5] = json.dumps(row[5])
         row.append(os.getpid())
-        cur = self._do(self._INSERT_JOURNAL, row)
-        # Bounded: keep the newest `limit` entries (trimmed in batches to keep inserts cheap).
-        if cur.lastrowid and cur.lastrowid % 100 == 0:
-            self._do("DELETE FROM journal WHERE id <= ?", (cur.lastrowid - limit,))
+        self._journal_limit = limit
+        if self._pending_pid != row[-1]:
+            self._start_journal_writer(row[-1])
+        with self._pending_lock:
+            self._pending.append(row)
+            waiting = len(self._pending)
+            self._pending_count(waiting)
+        if waiting >= JOURNAL_BATCH:
+            self.flush_journal()
+        else:
+            self._wake.set()
+
+    def _start_journal_writer(self, pid: int) -> None:
+        """This process's buffer, its count of waiting entries in a file readers look at, and its writer."""
+        self._pending_pid, self._pending, self._wake = pid, [], threading.Event()
+        self._pending_path = f"{self.journal_path}.pending.{pid}.{id(self)}"
+        with open(self._pending_path, "wb") as handle:
+            handle.write(bytes(8))
+        self._pending_file = open(self._pending_path, "r+b")  # noqa: SIM115 (open as long as the process)
+        self._pending_map = mmap.mmap(self._pending_file.fileno(), 8)
+        threading.Thread(target=self._journal_writer, args=(self._wake,), daemon=True,
+                         name="journal-writer").start()
+
+    def _pending_count(self, n: int) -> None:
+        struct.pack_into("q", self._pending_map, 0, n)
+
+    def _journal_writer(self, wake: threading.Event) -> None:
+        while True:
+            wake.wait()
+            time.sleep(JOURNAL_GATHER_S)
+            wake.clear()
+            self.flush_journal()
+
+    def flush_journal(self) -> None:
+        """Write this process's waiting entries now, in one transaction."""
+        if self._pending_pid != os.getpid():
+            return
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        if rows:
+            try:
+                self._run(lambda conn: self._write_rows(conn, rows), lambda: self._journal_conn(check=False),
+                          JOURNAL_BUSY_TIMEOUT_S)
+            except (sqlite3.Error, OSError) as exc:
+                before, self.journal_failures = self.journal_failures, self.journal_failures + len(rows)
+                if before == 0 or len(str(before)) != len(str(self.journal_failures)):  # 1, 10, 100, ...
+                    log.warning("request journal: %d entries not written (%s); %d so far in this process",
+                                len(rows), exc, self.journal_failures)
+        with self._pending_lock:
+            self._pending_count(len(self._pending))
+
+    def _write_rows(self, conn: sqlite3.Connection, rows: list[list[Any]]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(self._INSERT_JOURNAL, rows)
+            last = conn.execute("SELECT max(id) FROM journal").fetchone()[0] or 0
+            # Bounded: the newest `limit` entries (trimmed in steps of 100 to keep writes cheap).
+            if last // 100 != (last - len(rows)) // 100:
+                conn.execute("DELETE FROM journal WHERE id <= ?", (last - self._journal_limit,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def settle_journal(self) -> None:
+        """Wait until every process has written the entries it had waiting (this one's: now)."""
+        self.flush_journal()
+        deadline = time.monotonic() + JOURNAL_SETTLE_MAX_S
+        own = getattr(self, "_pending_path", None) if self._pending_pid == os.getpid() else None
+        for path in glob.glob(glob.escape(self.journal_path) + ".pending.*"):
+            if path == own:
+                continue
+            pid = int(path.rsplit(".", 2)[1])
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:  # a worker that died: what it had waiting is lost
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                continue
+            except PermissionError:
+                pass
+            while time.monotonic() < deadline:
+                try:
+                    with open(path, "rb") as handle:
+                        if struct.unpack("q", handle.read(8).ljust(8, b"\0"))[0] == 0:
+                            break
+                except OSError:
+                    break
+                time.sleep(0.001)
 
     def journal(self, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        self.settle_journal()
         sql, args = "SELECT * FROM journal WHERE 1=1", []
         for column in ("vendor", "method", "status"):
             if filters.get(column) is not None:
                 sql, args = sql + f" AND {column} = ?", args + [filters[column]]
         if filters.get("path"):
             sql, args = sql + " AND path LIKE ?", args + [filters["path"].replace("*", "%")]
-        rows = self._all(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        rows = self._run(lambda conn: conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall(),
+                         self._journal_conn)
         return [dict(r, headers=json.loads(r["headers"])) for r in reversed(rows)]
 
     def clear_journal(self) -> None:
-        self._do("DELETE FROM journal")
+        """Empty the journal; if SQLite cannot (a full disk: even a delete writes to the WAL), the file is
+        replaced by an empty one, which every worker opens at its next journal write."""
+        self.settle_journal()
+        try:
+            self._delete_journal_rows()
+        except sqlite3.Error as exc:
+            log.warning("request journal: clearing by replacing the file (%s)", exc)
+            self._replace_journal_file()
+
+    def _delete_journal_rows(self) -> None:
+        self._run(lambda conn: conn.execute("DELETE FROM journal"), self._journal_conn)
+
+    def _replace_journal_file(self) -> None:
+        if self._local.journal is not None:
+            self._local.journal[0].close()
+            self._local.journal = None
+        for suffix in ("-wal", "-shm", ""):
+            try:
+                os.unlink(self.journal_path + suffix)
+            except FileNotFoundError:
+                pass
+        self._journal_conn()
 
     # --- reset -------------------------------------------------------------------------------
     def reset(self, keep: Iterable[str] = ()) -> None:
@@ -239,16 +446,16 @@ class Store:
         try:
             conn.execute("DELETE FROM jobs")
             conn.execute("DELETE FROM counters")
-            conn.execute("DELETE FROM journal")
             conn.execute(f"DELETE FROM kv WHERE key NOT IN ({', '.join('?' * len(keep))})", keep)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        memo = self._memo()
-        if memo is not None:
-            for key in [key for key in memo if key not in keep]:
-                del memo[key]
+        cache = self._local.cache
+        cache.jobs.clear()
+        for key in [key for key in cache.kv if key not in keep]:
+            del cache.kv[key]
+        self.clear_journal()
 
 
 def _job(row: sqlite3.Row) -> dict[str, Any]:

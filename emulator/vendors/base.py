@@ -28,6 +28,7 @@ log = logging.getLogger("emulator")
 ErrorRenderer = Callable[[int, str], Response]
 
 DROP_FLAG = "emulator.drop"
+TRUNCATE_FLAG = "emulator.truncate"  # bytes of the body to send before the connection closes
 # Request bodies larger than this are refused with 413 before they are read (an emulator choice where a vendor
 # documents no limit: the contracts' largest valid body is a few kB).
 MAX_BODY_BYTES = 1024 * 1024
@@ -66,8 +67,14 @@ class ConnectionDropped(ConnectionError):
     """Raised in-process where a real server would have closed the connection."""
 
 
+def _in_process(environ: dict) -> bool:
+    """No server: a WSGI server names itself in SERVER_SOFTWARE (a CGI variable), the test client does not."""
+    return "SERVER_SOFTWARE" not in environ
+
+
 def drop_connection(environ: dict) -> None:
-    """Close the client connection now (under gunicorn), or raise ConnectionDropped in-process."""
+    """Close the client connection now: gunicorn hands the app its socket; in-process, raise
+    ConnectionDropped. (Other servers: see DropMiddleware.)"""
     environ[DROP_FLAG] = True
     sock = environ.get("gunicorn.socket")
     if sock is None:
@@ -79,31 +86,99 @@ def drop_connection(environ: dict) -> None:
 
 
 class DropMiddleware:
-    """Honours a drop decided before the response: nothing is sent, the connection closes."""
+    """Honours the connection faults a request was given: a drop (no answer, the connection closes) and a
+    truncation (the first N bytes of the body, then the connection closes).
+
+    Under gunicorn the socket is shut down. A server that does not hand the app its socket (granian) is made
+    to close the connection by a body shorter than the Content-Length it was given: no HTTP/1.1 server can
+    keep such a connection, and no client can take the short body for a whole one. A drop there sends the
+    status line and headers of a 200 whose body never comes.
+    """
 
     def __init__(self, app):
         self.app = app
 
     def __call__(self, environ, start_response):
-        body = self.app(environ, start_response)
+        held: list = []
+
+        def hold(status, headers, exc_info=None):
+            held[:] = (status, headers, exc_info)
+            return _no_write
+
+        body = self.app(environ, hold)
+        if not held:  # the app answers with start_response at its first chunk: not Flask's way
+            held[:] = ("500 INTERNAL SERVER ERROR", [], None)
+        status, headers, exc_info = held
         if environ.get(DROP_FLAG):
-            if hasattr(body, "close"):
-                body.close()
-            drop_connection(environ)
-            return []
-        return body
+            _close(body)
+            if "gunicorn.socket" in environ or _in_process(environ):
+                drop_connection(environ)
+                return []
+            start_response("200 OK", [("Content-Length", "1")])
+            return iter(())
+        limit = environ.get(TRUNCATE_FLAG)
+        if limit is None:
+            start_response(status, headers, exc_info)
+            return body
+        if "gunicorn.socket" in environ or _in_process(environ):
+            start_response(status, headers, exc_info)
+            return _truncate(body, limit, environ)
+        return _short_body(body, limit, status, headers, start_response)
+
+
+def _no_write(_data: bytes) -> None:
+    raise RuntimeError("the emulator's apps do not use WSGI's write()")
+
+
+def _close(body) -> None:
+    if hasattr(body, "close"):
+        body.close()
 
 
 def _truncate(chunks: Iterable[bytes], limit: int, environ: dict) -> Iterator[bytes]:
     sent = 0
-    for chunk in chunks:
-        if sent + len(chunk) >= limit:
-            yield chunk[: limit - sent]
-            drop_connection(environ)
-            return
-        sent += len(chunk)
-        yield chunk
-    # the whole body was shorter than the limit: nothing to cut
+    try:
+        for chunk in chunks:
+            if sent + len(chunk) >= limit:
+                yield chunk[: limit - sent]
+                drop_connection(environ)
+                return
+            sent += len(chunk)
+            yield chunk
+        # the whole body was shorter than the limit: nothing to cut
+    finally:
+        _close(chunks)
+
+
+def _short_body(body, limit: int, status: str, headers: list, start_response) -> Iterable[bytes]:
+    """The first `limit` bytes of `body` under a Content-Length larger than that (see DropMiddleware); the
+    whole body if it is not longer than `limit`."""
+    chunks, size = [], 0
+    iterator = iter(body)
+    for chunk in iterator:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    else:
+        start_response(status, headers)
+        _close(body)
+        return chunks
+    _close(body)
+    declared = next((int(v) for k, v in headers if k.lower() == "content-length"), size)
+    headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
+    start_response(status, [*headers, ("Content-Length", str(max(declared, limit + 1)))])
+    return _then_pause(b"".join(chunks)[:limit])
+
+
+# How long the cut body is left to reach the client before the response ends: a server may close the
+# connection as soon as it sees the body end short, before it has sent what it was given.
+TRUNCATE_FLUSH_S = 0.2
+
+
+def _then_pause(data: bytes) -> Iterator[bytes]:
+    yield data
+    time.sleep(TRUNCATE_FLUSH_S)
 
 
 class App(Flask):
@@ -168,12 +243,11 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body
         for key, value in decision.headers.items():
             response.headers[key] = value
         if decision.truncate_after_bytes is not None and response.status_code < 400:
-            response.response = _truncate(response.response, decision.truncate_after_bytes, req.environ)
-            response.direct_passthrough = True
+            req.environ[TRUNCATE_FLAG] = decision.truncate_after_bytes
         # A refused body (over the limit) is never read: its size is all the journal would learn.
         body = req.get_data(cache=True) if req.content_length and req.content_length <= max_body else b""
-        core.record(vendor=name, method=req.method, path=req.path, query=req.args.to_dict(),
-                    headers=dict(req.headers), body=body, status=response.status_code, fault=decision.rule)
+        core.record(vendor=name, method=req.method, path=req.path, query=req.args.items(multi=True) if req.query_string else (),
+                    headers=req.headers.items(), body=body, status=response.status_code, fault=decision.rule)
         return response
 
     @app.teardown_request

@@ -1,4 +1,5 @@
-"""A real gunicorn with two workers on loopback: state is shared, faults reach the socket."""
+"""A real gunicorn (`serve --server gunicorn`) with two workers on loopback: state is shared, faults reach the
+socket. (tests/e2e/test_serve.py: the default server.)"""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from emulator.store import Store
 from .server import get_json, holding_one_worker, running_server
 
 pytestmark = pytest.mark.gunicorn
+GUNICORN = ("--server", "gunicorn")
 
 
 def health_by_worker(base: str) -> dict[int, dict]:
@@ -28,7 +30,7 @@ def health_by_worker(base: str) -> dict[int, dict]:
 
 def test_state_created_through_one_worker_is_seen_by_another(tmp_path):
     state = tmp_path / "state"
-    with running_server(state, "--workers", "2") as base:
+    with running_server(state, *GUNICORN, "--workers", "2") as base:
         get_json(base + "/_emulator/clock", method="POST", body={"set": "2031-05-06T07:08:09Z"})
         get_json(base + "/_emulator/scenario", method="PUT", body={"name": "slow-exports"})
         # a job created by a third process in the shared store is listed by whichever worker answers
@@ -46,7 +48,7 @@ def test_state_created_through_one_worker_is_seen_by_another(tmp_path):
 
 def test_job_created_through_one_worker_is_served_by_another(tmp_path):
     """An APSIS export created by the worker that took the POST is polled through the other worker."""
-    with running_server(tmp_path / "s", "--workers", "2") as base:
+    with running_server(tmp_path / "s", *GUNICORN, "--workers", "2") as base:
         get_json(base + "/_emulator/clock", method="POST", body={"set": "2026-03-10T12:00:00Z"})
         api = base + "/apsis"
         creds = {"grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
@@ -66,7 +68,7 @@ def test_job_created_through_one_worker_is_served_by_another(tmp_path):
 
 def test_fault_counters_are_shared_across_workers(tmp_path):
     rules = [{"name": "third", "match": {"vendor": "netcore", "nth": 3}, "action": {"status": 503}}]
-    with running_server(tmp_path / "s", "--workers", "2") as base:
+    with running_server(tmp_path / "s", *GUNICORN, "--workers", "2") as base:
         get_json(base + "/_emulator/scenario", method="PUT", body={"rules": rules})
         codes = []
         for _ in range(6):
@@ -79,7 +81,7 @@ def test_fault_counters_are_shared_across_workers(tmp_path):
 
 def test_drop_rule_closes_the_connection_without_an_answer(tmp_path):
     rules = [{"name": "drop", "match": {"vendor": "apsis"}, "action": {"drop": True}}]
-    with running_server(tmp_path / "s") as base:
+    with running_server(tmp_path / "s", *GUNICORN) as base:
         get_json(base + "/_emulator/scenario", method="PUT", body={"rules": rules})
         with pytest.raises((http.client.RemoteDisconnected, ConnectionError, urllib.error.URLError)):
             urllib.request.urlopen(base + "/apsis/anything", timeout=5).read()

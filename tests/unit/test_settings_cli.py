@@ -27,7 +27,7 @@ def test_environment_variables_are_read():
 def test_flags_win_over_environment(monkeypatch):
     monkeypatch.setenv("EMULATOR_PORT", "9000")
     monkeypatch.setenv("EMULATOR_SCENARIO", "flaky")
-    args = argparse.Namespace(host=None, port=9100, workers=None, threads=None, seed=None, scale=None,
+    args = argparse.Namespace(host=None, port=9100, server=None, workers=None, threads=None, seed=None, scale=None,
                               scenario=["rate-limited"], state_dir=None, scenario_dir=None, vendor_ports=None,
                               log_level=None)
     s = settings_from_args(args)

@@ -79,3 +79,28 @@ def test_a_reset_within_a_request_is_seen_by_it(tmp_path):
     assert store.get("clock_offset") == 1.0 and store.get("scenario") is None
     store.end_request()
     assert store.get("clock_offset") == 1.0 and store.get("scenario") is None
+
+
+def _job_row(job_id: str) -> dict:
+    return {"id": job_id, "vendor": "apsis", "kind": "email-events", "request": {"a": 1}, "created_at": 1.0,
+            "ready_at": 2.0, "expires_at": 3.0, "outcome": "ok", "meta": {"n": 1}}
+
+
+def test_cached_state_and_job_rows_are_never_stale_across_workers(tmp_path):
+    """Each worker caches the shared state and the job rows it read; a write by another worker (another
+    connection) is seen at that worker's next read, its own writes at once."""
+    path = str(tmp_path / "emulator.db")
+    worker, other_worker = Store(path), Store(path)
+    assert worker.job("j1") is None and worker.get("clock_offset") is None  # both cached now
+    other_worker.insert_job(_job_row("j1"))
+    other_worker.put("clock_offset", 7.0)
+    assert worker.job("j1")["meta"] == {"n": 1} and worker.get("clock_offset") == 7.0
+    other_worker.update_job("j1", meta={"n": 2}, expires_at=9.0)
+    job = worker.job("j1")
+    assert job["meta"] == {"n": 2} and job["expires_at"] == 9.0
+    job["meta"]["n"] = 99  # a caller's change to its copy is not the cache's
+    assert worker.job("j1")["meta"] == {"n": 2}
+    worker.update_job("j1", meta={"n": 3})
+    assert worker.job("j1")["meta"] == {"n": 3} and other_worker.job("j1")["meta"] == {"n": 3}
+    other_worker.reset()
+    assert worker.job("j1") is None and worker.get("clock_offset") is None
