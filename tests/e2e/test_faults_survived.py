@@ -81,9 +81,11 @@ def integrity(state_dir: Path) -> str:
         conn.close()
 
 
-def test_a_worker_killed_mid_download_and_a_server_killed_mid_load_lose_nothing(tmp_path):
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_a_worker_killed_mid_download_and_a_server_killed_mid_load_lose_nothing(tmp_path, server):
     state_dir = tmp_path / "state"
-    proc, base = start_server(state_dir, *ARGS, env=ENV)
+    args = (*ARGS, "--server", server)
+    proc, base = start_server(state_dir, *args, env=ENV)
     try:
         today = get_json(base + "/_emulator/clock")["now"][:10]
         day = time.strftime("%Y-%m-%d", time.gmtime(time.mktime(time.strptime(today, "%Y-%m-%d")) - 2 * 86400))
@@ -153,7 +155,7 @@ def test_a_worker_killed_mid_download_and_a_server_killed_mid_load_lose_nothing(
             proc.wait(timeout=10)
 
     assert integrity(state_dir) == "ok"
-    proc, base = start_server(state_dir, *ARGS, env=ENV)  # restarted as it was started
+    proc, base = start_server(state_dir, *args, env=ENV)  # restarted as it was started
     try:
         after = state_of(base)
         assert after["scenario"] == before["scenario"] and after["scenario"]["rules"]
@@ -162,7 +164,7 @@ def test_a_worker_killed_mid_download_and_a_server_killed_mid_load_lose_nothing(
         moved = after["offset"] - offset_before
         assert acked <= moved <= acked + 3, (acked, moved)  # 3 clients advance: at most 3 in flight
         assert digest(base, small) == small_digest
-        print(f"\nfaults survived: 2 (a worker mid-download, the server mid-load); {acked} advances and "
+        print(f"\n{server}: faults survived: 2 (a worker mid-download, the server mid-load); {acked} advances and "
               f"{len(jobs_acked)} jobs acknowledged before the kill, all kept")
     finally:
         proc.terminate()

@@ -1,4 +1,4 @@
-"""Oversized bodies on a real gunicorn server (issue 21): each vendor and the control API answer 413 in
+"""Oversized bodies on a real server, granian and gunicorn (issue 21): each vendor and the control API answer 413 in
 their own format as soon as the headers announce too much, without waiting for (or reading) the body;
 a chunked body is read no further than the limit. APSIS One's limit is its documented 100 kB (APSIS One
 developer reference: "Limits"); the others take up to 1 MiB (an emulator choice)."""
@@ -34,8 +34,9 @@ def send(port: int, path: str, head: str, body: bytes) -> http.client.HTTPRespon
     return response
 
 
-def test_an_oversized_body_gets_413_in_the_vendors_format_before_it_is_sent(tmp_path):
-    with running_server(tmp_path / "state") as base:
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_an_oversized_body_gets_413_in_the_vendors_format_before_it_is_sent(tmp_path, server):
+    with running_server(tmp_path / "state", "--server", server) as base:
         port = int(base.rsplit(":", 1)[1])
         for path, content_type, valid in TARGETS:
             # 500 MB announced, 64 kB sent: the answer comes without the rest of the body
