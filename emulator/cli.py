@@ -94,17 +94,18 @@ def scenarios(scenario_dir: str | None) -> int:
 
 
 def conform(args: argparse.Namespace) -> int:
-    from .conform import print_table, run
+    from .conform import CredentialError, Target, flag_credentials, print_table, run
     from .contracts import contracts_dir
     from .vendors import VENDOR_APPS
 
     path = args.contract
     if not os.path.exists(path) and os.path.exists(contracts_dir() / path):
         path = str(contracts_dir() / path)
-    auth: dict[str, dict[str, str]] = {"headers": {}, "query": {}}
+    with open(path) as handle:
+        contract = parse_yaml(handle.read()) or {}
+    creds: dict = {}
     if args.auth_from_env:
-        with open(path) as handle:
-            vendor = parse_yaml(handle.read()).get("x-emulator", {}).get("vendor")
+        vendor = contract.get("x-emulator", {}).get("vendor")
         if vendor not in VENDOR_APPS:
             print(f"{path}: no vendor credentials hook for {vendor!r}", file=sys.stderr)
             return 2
@@ -113,15 +114,19 @@ def conform(args: argparse.Namespace) -> int:
         if missing:
             print(f"--auth-from-env needs {', '.join(missing)}", file=sys.stderr)
             return 2
-        env = dict(os.environ, **{hooks.LIVE_ENV[0]: args.base_url})
-        auth = hooks.live_auth(env)
-    for item in args.header or []:
-        name, _, value = item.partition(":")
-        auth["headers"][name.strip()] = value.strip()
-    for item in args.query or []:
-        name, _, value = item.partition("=")
-        auth["query"][name.strip()] = value
-    rows = run(path, args.base_url, auth, max_examples=args.max_examples)
+        creds = hooks.live_auth(dict(os.environ, **{hooks.LIVE_ENV[0]: args.base_url}))
+    try:
+        creds.update(flag_credentials(contract, args.header or [], args.query or []))
+    except ValueError as exc:
+        print(f"email-events-emulator conform: {exc}", file=sys.stderr)
+        return 2
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    try:
+        rows = run(path, Target(args.base_url, poll_timeout=args.poll_timeout), creds,
+                   max_examples=args.max_examples, modes=modes, stateful_examples=args.stateful_examples)
+    except CredentialError as exc:
+        print(f"email-events-emulator conform: {exc}", file=sys.stderr)
+        return 2
     print_table(rows)
     if args.report:
         _conform_report(rows, path, args)
@@ -208,7 +213,7 @@ def _conform_report(rows, path: str, args: argparse.Namespace) -> None:
     meta = {"title": f"{info.get('title', os.path.basename(path))} {info.get('version', '')}".strip(),
             "contract": os.path.basename(path), "base URL": args.base_url,
             "run at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            "emulator": __version__, "examples per operation": str(args.max_examples)}
+            "emulator": __version__, "examples per operation": str(args.max_examples), "modes": args.modes}
     write_report(rows, args.report, meta)
     print(f"report written to {args.report}")
 
@@ -225,11 +230,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     cp = sub.add_parser("conform", help="run a contract's checks against a server and print a summary table")
     cp.add_argument("--contract", required=True, help="OpenAPI file (a path, or a name in contracts/)")
     cp.add_argument("--base-url", required=True, help="server base URL, e.g. http://127.0.0.1:8080/apsis")
-    cp.add_argument("--header", action="append", help="extra header 'Name: value' (repeatable), e.g. credentials")
-    cp.add_argument("--query", action="append", help="extra query parameter 'name=value' (repeatable)")
+    cp.add_argument("--header", action="append",
+                    help="a credential header 'Name: value' (repeatable) of one of the contract's security schemes, "
+                         "e.g. 'api_key: KEY' or 'Authorization: Bearer TOKEN'")
+    cp.add_argument("--query", action="append",
+                    help="a credential query parameter 'name=value' (repeatable), e.g. apiKey=KEY")
     cp.add_argument("--auth-from-env", action="store_true",
-                    help="credentials from the vendor's variables (e.g. APSIS_CLIENT_ID, APSIS_CLIENT_SECRET)")
-    cp.add_argument("--max-examples", type=int, default=25)
+                    help="credentials from the vendor's variables (e.g. APSIS_CLIENT_ID, APSIS_CLIENT_SECRET: "
+                         "a token fetched once and refreshed before it expires)")
+    cp.add_argument("--max-examples", type=int, default=25, help="examples per operation and mode (default 25)")
+    cp.add_argument("--modes", default="positive,negative,stateful",
+                    help="comma list of positive, negative, stateful (default: all three)")
+    cp.add_argument("--stateful-examples", type=int, default=8,
+                    help="scenarios of the stateful phase, each up to 10 linked calls (default 8)")
+    cp.add_argument("--poll-timeout", type=float, default=30.0,
+                    help="seconds a stateful step waits for a pending export to become ready (default 30)")
     cp.add_argument("--report", help="also write a report: Markdown (.md) or HTML (.html), e.g. to attach to CI")
     _generate_args(sub)
     args = parser.parse_args(argv)

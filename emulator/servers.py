@@ -17,7 +17,9 @@ SERVERS = ("granian", "gunicorn")
 
 # What a server takes of a request's head: the contracts' largest valid requests (long ExpertSender and
 # Netcore query strings, a bearer token, a user agent's headers) fit with room to spare.
-REQUEST_LINE_MAX = 8190  # gunicorn's largest limit_request_line
+# gunicorn's largest non-zero request-line limit (8190) is below the contracts' longest valid request line (a
+# 4,096-character Netcore scrollid beside several 255-character filters, percent-encoded): 0, no limit.
+REQUEST_LINE_MAX = 0
 HEADER_FIELD_MAX = 16 * 1024  # one header line (gunicorn's limit_request_field_size)
 REQUEST_HEAD_MAX = 1024 * 1024  # the whole head (granian's HTTP/1 buffer): more than gunicorn's 100 fields
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Mapping
 
 from .routes import create_app  # noqa: F401
@@ -12,29 +10,25 @@ from .routes import create_app  # noqa: F401
 LIVE_ENV = ("APSIS_BASE_URL", "APSIS_CLIENT_ID", "APSIS_CLIENT_SECRET")
 
 
-def contract_auth(core) -> dict[str, dict[str, str]]:
-    """Valid credentials for in-process contract runs: a token minted on the virtual clock."""
+def contract_auth(core) -> dict:
+    """Credentials for in-process contract runs, by security scheme: a token minted on the virtual clock
+    (minted again when it expires there), and the client credentials the token endpoint's body carries."""
     from .auth import mint_token
 
-    token, _ = mint_token(core)
-    return {"headers": {"Authorization": f"Bearer {token}"}, "query": {}}
+    token: dict = {}
+
+    def bearer() -> str:
+        if not token or core.clock.now() >= token["exp"] - 60:
+            token["value"], token["exp"] = mint_token(core)
+        return token["value"]
+
+    s = core.settings
+    return {"bearer": bearer, "client_id": s.apsis_client_id, "client_secret": s.apsis_client_secret}
 
 
-def live_auth(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """A real access token from POST /oauth/token of the live API."""
-    body = json.dumps(
-        {
-            "grant_type": "client_credentials",
-            "client_id": env["APSIS_CLIENT_ID"],
-            "client_secret": env["APSIS_CLIENT_SECRET"],
-        }
-    ).encode()
-    req = urllib.request.Request(
-        env["APSIS_BASE_URL"].rstrip("/") + "/oauth/token",
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        token = json.loads(resp.read())["access_token"]
-    return {"headers": {"Authorization": f"Bearer {token}"}, "query": {}}
+def live_auth(env: Mapping[str, str]) -> dict:
+    """Credentials for a real API: a token from its POST /oauth/token, refreshed before `exp`."""
+    from .live_token import TokenSource
+
+    source = TokenSource(env["APSIS_BASE_URL"], env["APSIS_CLIENT_ID"], env["APSIS_CLIENT_SECRET"])
+    return {"bearer": source, "client_id": env["APSIS_CLIENT_ID"], "client_secret": env["APSIS_CLIENT_SECRET"]}

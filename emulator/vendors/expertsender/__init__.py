@@ -9,9 +9,10 @@ from .routes import create_app  # noqa: F401
 LIVE_ENV = ("EXPERTSENDER_BASE_URL", "EXPERTSENDER_API_KEY")
 
 
-def contract_auth(core) -> dict[str, dict[str, str]]:
-    return {"headers": {}, "query": {"apiKey": core.settings.expertsender_api_key}}
+def contract_auth(core) -> dict[str, str]:
+    """Credentials by security scheme (the contract's apiKey: the `apiKey` query parameter)."""
+    return {"apiKey": core.settings.expertsender_api_key}
 
 
-def live_auth(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    return {"headers": {}, "query": {"apiKey": env["EXPERTSENDER_API_KEY"]}}
+def live_auth(env: Mapping[str, str]) -> dict[str, str]:
+    return {"apiKey": env["EXPERTSENDER_API_KEY"]}

@@ -10,14 +10,14 @@ from .routes import create_app  # noqa: F401
 LIVE_ENV = ("NETCORE_BASE_URL", "NETCORE_API_KEY")
 
 
-def _auth(key: str) -> dict[str, dict[str, str]]:
-    # v5.1 reads `api_key`, v6 reads the Bearer header: send both (notes §2).
-    return {"headers": {"api_key": key, "Authorization": f"Bearer {key}"}, "query": {}}
+def _auth(key: str) -> dict[str, str]:
+    # By security scheme: v5.1 operations read the `api_key` header, v6 ones the Bearer header (notes §2).
+    return {"apiKey": key, "bearer": key}
 
 
-def contract_auth(core) -> dict[str, dict[str, str]]:
+def contract_auth(core) -> dict[str, str]:
     return _auth(core.settings.netcore_api_key)
 
 
-def live_auth(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def live_auth(env: Mapping[str, str]) -> dict[str, str]:
     return _auth(env["NETCORE_API_KEY"])

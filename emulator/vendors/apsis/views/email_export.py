@@ -156,6 +156,7 @@ def download(report_id: str) -> Response:
     if job.state(c.clock.now()) != "ready":
         raise Problem(404, f"Email event export {report_id!r} has no file: check its status first.")
     expires, signature = values.get("expires"), values.get("signature")
+    expires = int(expires) if expires is not None else None  # digits (the contract's pattern)
     header = request.headers.get("x-apsis-auth")
     if header:
         raw_expires, _, signature = header.partition(".")
