@@ -161,7 +161,7 @@ def render_blocks(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], p
         for i in range(len(blocks)):
             while i not in held:
                 busy = set(held.values())
-                ready, _, _ = select.select([fd for fd in children if fd not in busy], [], [])
+                ready = _readable([fd for fd in children if fd not in busy])
                 for fd in ready:
                     frame = _read_frame(fd)
                     if frame is None:
@@ -325,6 +325,15 @@ def _private_mb() -> float:
     except (OSError, ValueError, IndexError):
         return 0.0
     return total / 1024
+
+
+def _readable(fds: list[int]) -> list[int]:
+    """Those of `fds` ready to read (or at their end), once one is. poll, not select: select refuses a
+    descriptor numbered 1024 or more (FD_SETSIZE), which a long-lived worker can come to hold."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll()]
 
 
 def _read_frame(fd: int) -> tuple[int, int] | None:
