@@ -9,6 +9,8 @@ import os
 import tempfile
 from datetime import UTC, datetime
 
+import pytest
+
 from emulator.vendors.apsis import profile_json
 from emulator.world import model as m
 
@@ -328,13 +330,16 @@ class _FullDisk:
         self._file.close()
 
 
-def test_a_full_temporary_directory_gets_503_problem_json_and_leaves_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_full_temporary_directory_gets_503_problem_json_and_leaves_nothing(tmp_path, monkeypatch, processes):
     """Issue 21: a full $TMPDIR while a big file spilled answered a 500 HTML page. The temporary files are
     written before the first byte, so the poll URL answers seed 2's 503 ("processing failed") as
-    problem+json naming the cause, removes what it wrote, and serves the file once there is room."""
-    apsis = make_apsis(tmp_path, export_processes=1)
+    problem+json naming the cause (in this process, or in the processes the scan is forked to), removes
+    what it wrote, and serves the file once there is room."""
+    apsis = make_apsis(tmp_path, export_processes=processes)
     url = _every_event_export(apsis)
     _spilling(monkeypatch, tmp_path / "spill")
+    monkeypatch.setattr(profile_json, "worth_forking", lambda processes, work, blocks: processes > 1)
     monkeypatch.setattr(profile_json, "open", _FullDisk, raising=False)
     r = apsis.poll_profiles(url)  # polls past the 404s of a pending export
     assert r.status_code == 503 and r.content_type == "application/problem+json"

@@ -135,7 +135,10 @@ def poll(export_id: str) -> Response:
         stream = coalesce(json_file(Account(c), job.request, c.settings.render_processes))
     except (OSError, ExportProcessError) as exc:
         # A full $TMPDIR while the file spills: seed 2 answers 503 for an export that could not be processed.
-        cause = f"{exc.strerror or exc}" if isinstance(exc, OSError) else "a rendering process failed"
+        if isinstance(exc, OSError):
+            cause = exc.strerror or str(exc)
+        else:  # a rendering process sent its traceback: the last line names the error
+            cause = "a rendering process failed: " + (str(exc).strip().splitlines() or ["?"])[-1]
         raise Problem(503, f"Export {export_id!r} could not be written: {cause}. Free space in the temporary "
                            "directory ($TMPDIR) and poll again.") from None
     headers = {"Vary": "Accept-Encoding"}
