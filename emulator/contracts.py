@@ -26,8 +26,8 @@ def contracts_dir() -> Path:
     return Path(str(resources.files("emulator").joinpath("contracts")))
 
 
-# libyaml's safe loader builds the same documents as PyYAML's pure-Python one, 8 times faster: the four
-# contracts took 0.44 s of start-up on a slow machine, 0.055 s with it.
+# libyaml's safe loader builds the same documents as PyYAML's pure-Python one, several times faster: it
+# keeps start-up short (docs/performance.md).
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

@@ -142,16 +142,20 @@ def test_a_process_that_dies_without_a_word_fails_the_export_instead_of_hanging(
     assert all(_reaped(pid) for pid in forks)
 
 
-def test_rendering_works_in_a_process_holding_over_a_thousand_descriptors(forks):
-    """A long-lived worker can come to hold descriptors numbered past 1024, where select() refuses to wait
-    ("filedescriptor out of range"); the parent waits on its children's pipes with poll() instead."""
+def test_pipes_numbered_past_1024_are_read(forks):
+    """A serving process with many open files (connections, state files) gets pipe numbers of 1024 and up,
+    which select() refuses ("filedescriptor out of range"): the export must still be rendered, whole."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"the open-file limit ({soft}) is too low to reach descriptor 1024")
     held = []
     try:
-        while not held or held[-1] < 1100:
+        while not held or held[-1] < 1030:
             held.append(os.open(os.devnull, os.O_RDONLY))
         expected = b"".join(b"".join(_render(block)) for block in BLOCKS)
         assert b"".join(render_blocks(BLOCKS, _render, 2)) == expected
-        assert len(forks) >= 2
     finally:
         for fd in held:
             os.close(fd)

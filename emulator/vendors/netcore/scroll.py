@@ -17,7 +17,7 @@ from typing import Any
 
 from ...core import Core
 from .errors import invalid
-from .query import Query
+from .query import Position, Query
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class Scroll:
     version: str
     query: Query
     limit: int
-    until_ms: int | None  # desc: the snapshot's upper bound; asc reads up to "now" on every page
-    position: tuple[int, int] | None  # last (ts, seq) returned
+    until_ms: int | None  # the snapshot: rows of events before this virtual time (the first page's now)
+    position: Position | None  # last (sent time, event time, seq) returned
 
 
 def _key(core: Core) -> bytes:

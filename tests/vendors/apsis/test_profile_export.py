@@ -67,29 +67,34 @@ def test_client_flow_every_field_matches_the_world(apsis):
         if e.channel == m.EMAIL and e.message_id:
             expected_events.setdefault(e.recipient, []).append(e)
     total = 0
+    section_index = {section.id: section.index for section in cat.sections}
     for key, profile in doc.items():
         person = by_key[key]
-        ((section_id, sec),) = profile["sections"].items()
-        assert section_id in section_ids and section_id == cat.sections[person.section].id
-        values = sec["attributes"]
-        assert values[str(email_attr["versions"][-1]["id"])] == {"value": person.email}
-        assert values[str(birth_attr["versions"][-1]["id"])] == {"value": person.birthdate}
-        for t in tags:
-            assert (str(t["id"]) in values) == world.has_tag(t["id"], person.index)
-            if str(t["id"]) in values:
-                assert values[str(t["id"])] == {"value": None}  # seed 2: tags are always null
-        assert len(values) == 2 + sum(world.has_tag(t["id"], person.index) for t in tags)
-        mine = expected_events.get(person.index, [])
-        assert len(sec["events"]) == len(mine)
-        for got, e in zip(sec["events"], mine):
-            assert got["correlationId"] == world.correlation_id(e)
-            assert got["sourceEventTime"] == e.source_ts and got["createdAt"] == e.ts
-            assert type_ids[got["typeId"]] == e.type
-            assert got["data"]["activity_id"] == e.message_id and got["data"]["device"] == e.device
-            if e.type == m.CLICKED:
-                assert got["data"]["link_url"] == world.message(e.message_id).links[e.link].url
-        assert "topics" not in sec  # only what was requested
-        total += len(mine)
+        # the profile's own section and those of its lists (each event sits in its activity's section)
+        assert [section_index[s] for s in profile["sections"]] == list(world.profile_sections(person.index))
+        assert cat.sections[person.section].id in profile["sections"]
+        assert set(profile["sections"]) <= section_ids
+        for section_id, sec in profile["sections"].items():
+            values = sec["attributes"]
+            assert values[str(email_attr["versions"][-1]["id"])] == {"value": person.email}
+            assert values[str(birth_attr["versions"][-1]["id"])] == {"value": person.birthdate}
+            for t in tags:
+                assert (str(t["id"]) in values) == world.has_tag(t["id"], person.index)
+                if str(t["id"]) in values:
+                    assert values[str(t["id"])] == {"value": None}  # seed 2: tags are always null
+            assert len(values) == 2 + sum(world.has_tag(t["id"], person.index) for t in tags)
+            mine = [e for e in expected_events.get(person.index, [])
+                    if world.message(e.message_id).section == section_index[section_id]]
+            assert len(sec["events"]) == len(mine)
+            for got, e in zip(sec["events"], mine):
+                assert got["correlationId"] == world.correlation_id(e)
+                assert got["sourceEventTime"] == e.source_ts and got["createdAt"] == e.ts
+                assert type_ids[got["typeId"]] == e.type
+                assert got["data"]["activity_id"] == e.message_id and got["data"]["device"] == e.device
+                if e.type == m.CLICKED:
+                    assert got["data"]["link_url"] == world.message(e.message_id).links[e.link].url
+            assert "topics" not in sec  # only what was requested
+            total += len(mine)
     assert total > 0
 
 
@@ -207,9 +212,17 @@ def test_topics_show_subscription_state(apsis):
     body = {"tags": [world.catalog.tags[0].discriminator], "topics": [lst.topic]}
     doc = json.loads(apsis.poll_profiles(request_export(apsis, body)).data)
     by_key = {world.profile_key(i): i for i in range(world.size)}
+    until = apsis.core.clock.now_ms()
+    states = set()
     for key, profile in doc.items():
-        (sec,) = profile["sections"].values()
-        assert sec["topics"] == {lst.topic: {"subscribed": world.in_list(lst.id, by_key[key])}}
+        r = by_key[key]
+        for section_id, sec in profile["sections"].items():
+            if section_id == world.catalog.sections[lst.section].id:  # a topic sits in its list's section
+                assert sec["topics"] == {lst.topic: {"subscribed": world.subscribed(lst.id, r, until)}}
+                states.add(sec["topics"][lst.topic]["subscribed"])
+            else:
+                assert "topics" not in sec
+    assert states == {True, False}
 
 
 def test_limits_window_attributes_tags_and_pending(tmp_path):

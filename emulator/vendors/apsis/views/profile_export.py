@@ -105,6 +105,7 @@ def parse_request(acc: Account, body: dict[str, Any], now_ms: int) -> dict[str, 
         "start_ms": start_ms,
         "end_ms": end_ms,
         "until_ms": until_ms,
+        "at_ms": now_ms,  # topic states are those of the request's time
     }
 
 
