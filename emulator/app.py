@@ -18,11 +18,12 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import __version__
 from .control import bp as control_bp
+from .control import problem
 from .core import Core, build_core
 from .http_date import VirtualDate, patch_gunicorn
 from .settings import VENDORS, Settings
 from .vendors import VENDOR_APPS, vendor_module
-from .vendors.base import App, DropMiddleware
+from .vendors.base import MAX_BODY_BYTES, App, DropMiddleware, body_too_large
 
 
 def tune_gc() -> None:
@@ -50,8 +51,9 @@ class PortDispatch:
 
 class InProcessClient(FlaskClient):
     """`app.test_client()` without a cookie jar. The emulator reads no cookie, and ExpertSender's
-    `Set-Cookie: TIMEZONE=Central European Standard Time; path=/` (the seed's, unquoted spaces) is fine for
-    browsers and http.cookiejar (requests) but werkzeug's jar cannot parse it (pallets/werkzeug#1060)."""
+    `Set-Cookie: TIMEZONE=Central European Standard Time; path=/` (as in ExpertSender API v2: Get subscriber
+    activity, unquoted spaces) is fine for browsers and http.cookiejar (requests) but werkzeug's jar cannot
+    parse it (pallets/werkzeug#1060)."""
 
     def __init__(self, *args: Any, use_cookies: bool = False, **kwargs: Any):
         super().__init__(*args, use_cookies=False, **kwargs)
@@ -68,6 +70,12 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
     app.register_blueprint(control_bp)
     vendor_apps = {name: vendor_module(name).create_app(core) for name in VENDORS}
     app.extensions["emulator.vendors"] = vendor_apps
+    oversized = body_too_large(app, MAX_BODY_BYTES)
+
+    @app.before_request
+    def _body_size() -> Response | None:
+        message = oversized()
+        return problem(413, message) if message else None
 
     @app.get("/")
     def index() -> Response:

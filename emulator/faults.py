@@ -32,6 +32,7 @@ from .world.hashing import h, text_id
 
 SCENARIO_HEADER = "X-Emulator-Scenario"
 _ACTIVE_KEY = "scenario"
+START_KEY = "scenario_at_start"  # the scenario names the server was last started with
 _EXPORT_OUTCOMES = {"never_ready": NEVER_READY, "fail": FAIL, "too_large": TOO_LARGE}
 
 
@@ -169,6 +170,16 @@ class Faults:
         self._store.put(_ACTIVE_KEY, state)
         self._store.clear_counters("fault:")
         return state
+
+    def start(self, names: Iterable[str]) -> None:
+        """At server start: activate the scenarios named at start, unless the state directory was last started
+        with these same names; then the scenario in force when it stopped (perhaps set at run time through the
+        control API) stays. Naming other scenarios at start replaces it."""
+        names = list(names)
+        if self._store.get(START_KEY) == names and self._store.get(_ACTIVE_KEY) is not None:
+            return
+        self.activate(names)
+        self._store.put(START_KEY, names)
 
     def option(self, name: str, default: Any = None) -> Any:
         """A vendor option from the active scenarios (later scenarios and run-time options win), then from

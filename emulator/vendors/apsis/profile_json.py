@@ -214,14 +214,14 @@ def no_temporary_directory() -> str | None:
 
 
 def json_file(acc: Account, request: dict[str, Any], processes: int = 1) -> Iterator[bytes]:
-    """The file, one bucket of recipients after another (see the module's note)."""
+    """The file, one bucket of recipients after another (see the module's note).
+
+    A file that spills writes its temporary files here, before the first byte: a full or unwritable
+    $TMPDIR raises OSError (or ExportProcessError from a rendering process) to the caller, who can still
+    answer an error instead of a 200 that stops midway."""
     people = members(acc, request)
-    yield b"{"
     if not spills(request) or not people:  # grouped in memory, in one scan (none without profiles)
-        events = _events_by_profile(acc, request) if people and request["events"] else {}
-        yield from json_members(profiles(acc, request, people, events))
-        yield b"}"
-        return
+        return _in_memory(acc, request, people)
     estimated = request["estimated_event_rows"]
     parts = buckets(people, estimated)
     start, until = request["start_ms"], request["until_ms"]
@@ -235,15 +235,32 @@ def json_file(acc: Account, request: dict[str, Any], processes: int = 1) -> Iter
             range(len(blocks)),
             lambda b: _spill(acc, request, b, blocks[b], starts, os.path.join(spill_dir, str(b))),
             scan_processes))
-        flat = array("q")
-        flat.frombytes(raw)
-        width = len(parts) + 2
-        runs = [flat[k : k + width] for k in range(0, len(flat), width)]
-        write_processes = processes if worth_forking(processes, estimated, len(parts)) else 1
+    except BaseException:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        raise
+    flat = array("q")
+    flat.frombytes(raw)
+    width = len(parts) + 2
+    runs = [flat[k : k + width] for k in range(0, len(flat), width)]
+    write_processes = processes if worth_forking(processes, estimated, len(parts)) else 1
+    return _from_spill(acc, request, parts, spill_dir, runs, write_processes)
+
+
+def _in_memory(acc: Account, request: dict[str, Any], people: list[int]) -> Iterator[bytes]:
+    yield b"{"
+    events = _events_by_profile(acc, request) if people and request["events"] else {}
+    yield from json_members(profiles(acc, request, people, events))
+    yield b"}"
+
+
+def _from_spill(acc: Account, request: dict[str, Any], parts: list[list[int]], spill_dir: str,
+                runs: list[array], processes: int) -> Iterator[bytes]:
+    try:
+        yield b"{"
         yield from render_blocks(
             range(len(parts)),
             lambda i: json_members(profiles(acc, request, parts[i], _read_bucket(spill_dir, i, runs)), i > 0),
-            write_processes)
+            processes)
+        yield b"}"
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
-    yield b"}"

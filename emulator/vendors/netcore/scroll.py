@@ -47,7 +47,8 @@ def encode(core: Core, scroll: Scroll) -> str:
 def decode(core: Core, token: str, version: str, field: str) -> Scroll:
     raw, _, signature = token.partition(".")
     good = hmac.new(_key(core), raw.encode(), hashlib.sha256).hexdigest()[:32]
-    if not signature or not hmac.compare_digest(signature, good):
+    # Bytes, not str: compare_digest refuses a str with non-ASCII characters.
+    if not signature or not hmac.compare_digest(signature.encode(), good.encode()):
         raise invalid(field, "is not a scroll id this API issued")
     try:
         payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
+import os
 import tempfile
 from datetime import UTC, datetime
+
+import pytest
 
 from emulator.vendors.apsis import profile_json
 from emulator.world import model as m
@@ -318,3 +322,42 @@ def test_no_writable_temporary_directory_gets_503_before_the_file_starts(tmp_pat
     assert r.status_code == 503 and r.content_type == "application/problem+json"
     assert "temporary directory" in r.json["detail"] and "no-such-directory" in r.json["detail"]
     assert apsis.client.get(local(small), headers=apsis.headers).status_code == 200
+
+
+class _FullDisk:
+    """A file whose writes fail as on a full disk (ENOSPC)."""
+
+    def __init__(self, path, mode="r", *args, **kwargs):
+        self._file = open(path, mode, *args, **kwargs)  # noqa: SIM115 - closed by __exit__
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def tell(self):
+        return self._file.tell()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_full_temporary_directory_gets_503_problem_json_and_leaves_nothing(tmp_path, monkeypatch, processes):
+    """Issue 21: a full $TMPDIR while a big file spilled answered a 500 HTML page. The temporary files are
+    written before the first byte, so the poll URL answers seed 2's 503 ("processing failed") as
+    problem+json naming the cause (in this process, or in the processes the scan is forked to), removes
+    what it wrote, and serves the file once there is room."""
+    apsis = make_apsis(tmp_path, export_processes=processes)
+    url = _every_event_export(apsis)
+    _spilling(monkeypatch, tmp_path / "spill")
+    monkeypatch.setattr(profile_json, "worth_forking", lambda processes, work, blocks: processes > 1)
+    monkeypatch.setattr(profile_json, "open", _FullDisk, raising=False)
+    r = apsis.poll_profiles(url)  # polls past the 404s of a pending export
+    assert r.status_code == 503 and r.content_type == "application/problem+json"
+    assert "No space left on device" in r.json["detail"] and r.json["status"] == 503
+    assert not any((tmp_path / "spill").iterdir())
+    monkeypatch.delattr(profile_json, "open")
+    again = apsis.client.get(local(url), headers=apsis.headers)
+    assert again.status_code == 200 and json.loads(again.data)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from emulator.settings import VENDORS, DEFAULT_NETCORE_API_KEY
+from emulator.settings import DEFAULT_NETCORE_API_KEY, VENDORS
 from tests.e2e.server import get_json, running_server
 
 from .conftest import NOW, TODAY, day
