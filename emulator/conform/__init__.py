@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -183,11 +183,34 @@ def _example(case, response) -> str:
     return f"{case.method.upper()} {url} -> {response.status_code} {body}".strip()
 
 
+class CheckNames:
+    """schemathesis' `after_validate` hook: which check raised each failure of the last validation."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+
+    def __call__(self, context, case, response, results) -> None:
+        self.names = {id(r.failure): r.name for r in results if r.failure is not None}
+
+    def label(self, failure) -> str:
+        """The failure's title and its check, e.g. "Undocumented status code [status_code_conformance]"."""
+        checks = getattr(type(failure), "checks", ()) or ()
+        name = self.names.get(id(failure)) or "/".join(checks)
+        return f"{failure.title} [{name}]" if name else failure.title
+
+
+CHECK_NAMES = CheckNames()
+
+
 def _record(row: Row, group, case, response) -> None:
     for failure in group.exceptions:
-        if failure.title not in row.failures:
+        name = CHECK_NAMES.label(failure)
+        if name not in row.failures:
             message = str(failure.message).strip().splitlines()[0] if str(failure.message).strip() else ""
-            row.failures[failure.title] = f"{message} (example: {_example(case, response)})"
+            path = getattr(failure, "instance_path", None)  # a schema violation: where in the body
+            if path is not None:
+                message = f"at /{'/'.join(map(str, path))}: {message}"
+            row.failures[name] = f"{message} (example: {_example(case, response)})"
 
 
 @dataclass
@@ -202,13 +225,18 @@ class Target:
 
 
 def run(contract_path: str, target: Target | str, creds: Credentials | None = None, *, max_examples: int = 25,
-        modes: tuple[str, ...] = MODES, stateful_examples: int = 8) -> list[Row]:
-    """Run the contract's checks; one row per operation and mode, then the stateful rows."""
+        modes: tuple[str, ...] = MODES, stateful_examples: int = 8,
+        operations: Collection[str] | None = None) -> list[Row]:
+    """Run the contract's checks; one row per operation and mode, then the stateful rows. `operations`:
+    only these labels (e.g. "GET /v2/Api/Time") in positive and negative mode."""
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import Unsatisfiable
     from schemathesis.core.control import SkipTest
 
+    from .csv_columns import register
+
+    register()  # the csv_columns check, beside schemathesis' own
     target = Target(target) if isinstance(target, str) else target
     tally = Tally()
     schema = schemathesis.openapi.from_path(contract_path)
@@ -222,13 +250,16 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
     lookups = Lookups(schema.raw_schema, creds or {}, target.base_url, schema.app, transport)
     hints = PositiveHints(lookups, target.today)
     schema.hooks.register_hook_with_name(hints, "map_case")
+    schema.hooks.register_hook_with_name(CHECK_NAMES, "after_validate")
     # No shrinking: failures are recorded, not raised, and an error ends the row at once.
     hypothesis_settings = settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
                                    phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     rows: list[Row] = []
     probes = AuthProbes()
-    operations = [result.ok() for result in schema.get_all_operations()]
-    for operation in operations:
+    all_operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in all_operations:
+        if operations is not None and operation.label not in operations:
+            continue
         for mode in modes:
             if mode == "stateful":
                 continue
@@ -254,7 +285,7 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
         from .stateful import run_stateful
 
         rows += run_stateful(schema, tally, transport, target, stateful_examples, probes, hints)
-    _mark_exercised(rows, {op.label: op.definition.raw for op in operations})
+    _mark_exercised(rows, {op.label: op.definition.raw for op in all_operations})
     return rows
 
 
@@ -280,6 +311,7 @@ def validate(case, response, row: Row, transport: dict, probes: AuthProbes, **kw
     from schemathesis.core.failures import FailureGroup
 
     excluded = skipped_checks(case.operation) + probes.excluded(case.operation)
+    CHECK_NAMES.names = {}
     try:
         case.validate_response(response, excluded_checks=excluded, transport_kwargs=transport or None, **kwargs)
     except FailureGroup as group:
