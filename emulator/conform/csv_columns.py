@@ -95,7 +95,7 @@ def difference(expected: list[str], actual: list[str], more: bool = False) -> st
         return None
     parts = []
     missing = [c for c in expected if c not in actual]
-    extra = [c for c in actual if c not in expected] if not more else []
+    extra = [c for c in (actual[:len(expected)] if more else actual) if c not in expected]
     if missing:
         parts.append("missing column" + "s" * (len(missing) > 1) + " " + ", ".join(f"'{c}'" for c in missing))
     if extra:

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 REFRESH_MARGIN = 60  # seconds before exp that a token is replaced
 LIMIT, PER = 10, 60.0  # token requests per minute (notes, DEV-LIMITS)
@@ -34,11 +35,12 @@ class TokenSource:
     """Callable: the current token, fetched when there is none or it expires within REFRESH_MARGIN."""
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, opener: Callable[..., Any] | None = None):
         self.url = base_url.rstrip("/") + "/oauth/token"
         self.body = json.dumps({"grant_type": "client_credentials", "client_id": client_id,
                                 "client_secret": client_secret}).encode()
         self.clock, self.sleep = clock, sleep
+        self.open = opener or urllib.request.urlopen  # (request, timeout=) -> a response; tests pass a fake
         self.token: str | None = None
         self.expires = 0.0
         self.fetches: deque[float] = deque()  # times of the token requests of the last minute
@@ -57,7 +59,7 @@ class TokenSource:
             request = urllib.request.Request(self.url, data=self.body, method="POST", headers={
                 "Content-Type": "application/json", "Accept": "application/json"})
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
+                with self.open(request, timeout=30) as response:
                     answer = json.loads(response.read())
                 token = answer["access_token"]
                 return token, jwt_exp(token) or self.clock() + float(answer.get("expires_in", 3600))
