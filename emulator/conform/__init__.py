@@ -29,6 +29,7 @@ from .data import Lookups, PositiveHints
 
 Credentials = Mapping[str, "str | Callable[[], str]"]  # security scheme or body field name -> value or getter
 MODES = ("positive", "negative", "stateful")
+LOOKUPS = "(lookups before the run)"  # the row of the requests made for x-emulator-values-from
 
 
 class CredentialError(Exception):
@@ -115,17 +116,15 @@ def install_auth(schema, creds: Credentials) -> None:
 
 
 class Tally:
-    """Counts every answer (probes included) into the row being run."""
+    """Counts every answer (ignored_auth probes included) into the row being run; the lookups made before the
+    run (`x-emulator-values-from`) into a row of their own."""
 
     def __init__(self) -> None:
         self.row: Row | None = None
-        self.setup = 0  # lookups made before the run
+        self.setup = Row(LOOKUPS, "setup")
 
     def add(self, status: int) -> None:
-        if self.row is not None:
-            self.row.statuses[status] += 1
-        else:
-            self.setup += 1
+        (self.row or self.setup).statuses[status] += 1
 
     def wsgi(self, app):
         def counted(environ, start_response):
@@ -155,12 +154,16 @@ class Tally:
 
         return decoding
 
-    def session(self):
+    def transport(self) -> dict:
+        """Keyword arguments for every request sent over HTTP: one session, and a response hook that counts.
+        The hook goes with each request, not on the session: schemathesis sends its ignored_auth probes
+        without the run's session but with its other keyword arguments."""
         import requests
 
-        session = requests.Session()
-        session.hooks["response"].append(lambda response, *args, **kwargs: self.add(response.status_code))
-        return session
+        return {"session": requests.Session(), "hooks": {"response": [self._counted]}}
+
+    def _counted(self, response, *args, **kwargs):
+        self.add(response.status_code)
 
 
 # --- the run -------------------------------------------------------------------------------------------
@@ -246,15 +249,15 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
         schema.app = tally.wsgi(tally.decoded(target.app))  # every call, probes included, goes to the counted app
         transport: dict[str, Any] = {}
     else:
-        transport = {"session": tally.session()}  # probes reuse the session, so they are counted too
+        transport = tally.transport()
     lookups = Lookups(schema.raw_schema, creds or {}, target.base_url, schema.app, transport)
+    rows: list[Row] = [tally.setup] if tally.setup.requests else []
     hints = PositiveHints(lookups, target.today)
     schema.hooks.register_hook_with_name(hints, "map_case")
     schema.hooks.register_hook_with_name(CHECK_NAMES, "after_validate")
     # No shrinking: failures are recorded, not raised, and an error ends the row at once.
     hypothesis_settings = settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
                                    phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-    rows: list[Row] = []
     probes = AuthProbes()
     all_operations = [result.ok() for result in schema.get_all_operations()]
     for operation in all_operations:

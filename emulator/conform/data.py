@@ -78,7 +78,7 @@ class Lookups:
         from . import credential_parts
 
         self._raw, self._base, self._app = raw_schema, base_url.rstrip("/"), app
-        self._session = (transport or {}).get("session")
+        self._session, self._hooks = (transport or {}).get("session"), (transport or {}).get("hooks")
         self._auth = credential_parts({}, raw_schema, creds) if creds else {"headers": {}, "query": {}}
         self.values: dict[str, list] = {}  # parameter name -> values
         self.errors: list[str] = []
@@ -134,7 +134,8 @@ class Lookups:
             return response.status_code, response.get_data()
         import requests
 
-        response = (self._session or requests).get(self._base + path, headers=headers, params=query, timeout=30)
+        response = (self._session or requests).get(self._base + path, headers=headers, params=query, timeout=30,
+                                                   hooks=self._hooks)
         return response.status_code, response.content
 
     def pick(self, parameter: Mapping, drawn: object) -> object:

@@ -35,13 +35,14 @@ def _result(row: Row) -> tuple[str, str]:
 
 
 def _totals(rows: list[Row]) -> tuple[str, str, str]:
-    """(result line, totals line, status classes line) of a run."""
-    failed = sum(1 for r in rows if not r.ok)
-    errors = sum(1 for r in rows if r.error)
-    unexercised = sum(1 for r in rows if r.exercised is False)
-    result = f"{len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not"
-    totals = (f"{len({r.operation for r in rows})} operations, {sum(r.examples for r in rows)} examples run, "
-              f"{sum(r.requests for r in rows)} requests sent; {len(rows) - failed} runs ok, "
+    """(result line, totals line, status classes line) of a run; requests and classes include the lookups."""
+    runs = [r for r in rows if r.mode != "setup"]
+    failed = sum(1 for r in runs if not r.ok)
+    errors = sum(1 for r in runs if r.error)
+    unexercised = sum(1 for r in runs if r.exercised is False)
+    result = f"{len(runs) - failed} of {len(runs)} operation runs conform, {failed} do not"
+    totals = (f"{len({r.operation for r in runs})} operations, {sum(r.examples for r in runs)} examples run, "
+              f"{sum(r.requests for r in rows)} requests sent; {len(runs) - failed} runs ok, "
               f"{failed - errors - unexercised} failed, {unexercised} not exercised, {errors} errors")
     classes = status_classes(rows)
     total = sum(classes.values()) or 1

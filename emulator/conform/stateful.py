@@ -104,7 +104,7 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
             return response
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            validate(case, response, row_for(case), kwargs, probes, additional_checks=additional_checks,
+            validate(case, response, row_for(case), transport, probes, additional_checks=additional_checks,
                      recorder=self.recorder)
 
     try:
