@@ -273,7 +273,7 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
             schema.config.generation.update(modes=[mode])
             hints.active = mode == "positive"
             strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode))
-            check = _checker(row, strategy, transport, probes, hypothesis_settings, given)
+            check = _checker(row, strategy, transport, target, probes, hypothesis_settings, given)
             try:
                 check()
             except (Unsatisfiable, SkipTest):
@@ -324,12 +324,15 @@ def validate(case, response, row: Row, transport: dict, probes: AuthProbes, **kw
         probes.note(case.operation, response, False)
 
 
-def _checker(row: Row, strategy, transport: dict, probes: AuthProbes, hypothesis_settings, given) -> Callable:
+def _checker(row: Row, strategy, transport: dict, target: Target, probes: AuthProbes, hypothesis_settings,
+             given) -> Callable:
+    from .stateful import call_waiting
+
     @given(case=strategy)
     @hypothesis_settings
     def check(case):
         row.examples += 1
-        validate(case, case.call(**transport), row, transport, probes)
+        validate(case, call_waiting(case, transport, target), row, transport, probes)
 
     return check
 

@@ -4,8 +4,9 @@ A link chains an answer into the next request (request an export -> poll its sta
 operation that answers "not ready yet" declares it with `x-emulator-poll`: `{pointer, while: [values]}` for a
 state in the JSON body, `{while-status: [codes]}` for a status; the machine then asks again, waiting between
 asks (real time against a server, the virtual clock in-process), for at most the run's poll timeout, so that
-the flow reaches the file instead of stopping at "pending". Every value a link extracts is used. A 429 (a rate limit, or the vendor's limit of
-pending exports) is waited out the same way, for as long as its Retry-After says when it says.
+the flow reaches the file instead of stopping at "pending". Every value a link extracts is used. A 429 (a rate
+limit, or the vendor's limit of pending exports) is waited out the same way, in every mode, for as long as its
+Retry-After says when it says.
 """
 
 from __future__ import annotations
@@ -37,6 +38,19 @@ def retry_after(response) -> float | None:
         return max(0.0, float(response.headers.get("Retry-After")))
     except (TypeError, ValueError):
         return None
+
+
+def call_waiting(case, kwargs: dict, target, poll: Mapping | None = None):
+    """The case's answer once it is neither a 429 (a rate limit, or the vendor's limit of pending exports) nor,
+    with `poll`, "not ready yet": asked again after Retry-After (or POLL_STEP) for at most the poll timeout."""
+    response = case.call(**kwargs)
+    waited = 0.0
+    while (pending(poll or {}, response) or response.status_code == 429) and waited < target.poll_timeout:
+        step = min(retry_after(response) or POLL_STEP, target.poll_timeout - waited)
+        target.wait(step)
+        waited += step
+        response = case.call(**kwargs)
+    return response
 
 
 def follow_link(step_input) -> None:
@@ -93,15 +107,7 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
 
         def call(self, case, **kwargs):
             row_for(case).examples += 1
-            response = case.call(**kwargs)
-            poll = case.operation.definition.raw.get("x-emulator-poll") or {}
-            waited = 0.0
-            while (pending(poll, response) or response.status_code == 429) and waited < target.poll_timeout:
-                step = min(retry_after(response) or POLL_STEP, target.poll_timeout - waited)
-                target.wait(step)
-                waited += step
-                response = case.call(**kwargs)
-            return response
+            return call_waiting(case, kwargs, target, case.operation.definition.raw.get("x-emulator-poll"))
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             validate(case, response, row_for(case), transport, probes, additional_checks=additional_checks,
