@@ -1,9 +1,10 @@
 """`email-events-emulator conform`: run a contract's schemathesis checks against any server.
 
-The checks the contract tests run in-process, against a URL: the emulator, or the real vendor to see whether it
-still matches the contract. Three modes per operation: positive and negative data, and the stateful phase, which
-follows the contract's OpenAPI `links` (request an export -> poll its status -> fetch the file). Every check runs
-but those an operation turns off with `x-emulator-skip-checks`.
+The checks the contract tests run in-process, against a URL: the emulator, or the real vendor to see whether
+it still matches the contract. Three modes per operation: positive and negative data, and the stateful phase,
+which follows the contract's OpenAPI `links` (request an export -> poll its status -> fetch the file). Every
+check runs (schemathesis' own and conform's `csv_columns`) but those an operation turns off with
+`x-emulator-skip-checks`.
 
 Credentials go through schemathesis' own auth mechanism (an auth provider registered on the schema), so that
 the real credential replaces whatever schemathesis generated for the security parameters, while its
@@ -33,7 +34,7 @@ LOOKUPS = "(lookups before the run)"  # the row of the requests made for x-emula
 
 
 class CredentialError(Exception):
-    """Credentials could not be obtained (e.g. the token endpoint refused): the run stops with this one line."""
+    """Credentials could not be obtained (e.g. the token endpoint refused): the run stops with this line."""
 
 
 @dataclass
@@ -71,7 +72,7 @@ def credential_parts(operation_raw: Mapping, schema_raw: Mapping, creds: Credent
     fields filled from `creds` of the same name (e.g. the client credentials of a token endpoint)."""
     parts: dict[str, dict] = {"headers": {}, "query": {}, "body": {}}
     schemes = (schema_raw.get("components") or {}).get("securitySchemes") or {}
-    requirements = operation_raw["security"] if "security" in operation_raw else schema_raw.get("security", [])
+    requirements = operation_raw.get("security", schema_raw.get("security", []))
     for requirement in requirements or []:
         if requirement and all(name in creds and name in schemes for name in requirement):
             for name in requirement:
@@ -143,11 +144,13 @@ class Tally:
 
         def decoding(environ, start_response):
             captured: list = []
-            body = b"".join(app(environ, lambda status, headers, exc_info=None: captured.extend([status, headers])))
+            body = b"".join(app(environ, lambda status, headers, exc_info=None: captured.extend(
+                [status, headers])))
             status, headers = captured
             if any(k.lower() == "content-encoding" and v.lower() == "gzip" for k, v in headers):
                 body = gzip.decompress(body)
-                headers = [(k, v) for k, v in headers if k.lower() not in ("content-encoding", "content-length")]
+                headers = [(k, v) for k, v in headers
+                           if k.lower() not in ("content-encoding", "content-length")]
                 headers.append(("Content-Length", str(len(body))))
             start_response(status, headers)
             return [body]
@@ -246,7 +249,7 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
     schema.config.update(base_url=target.base_url)
     install_auth(schema, creds or {})
     if target.app is not None:
-        schema.app = tally.wsgi(tally.decoded(target.app))  # every call, probes included, goes to the counted app
+        schema.app = tally.wsgi(tally.decoded(target.app))  # every call, probes included, is counted
         transport: dict[str, Any] = {}
     else:
         transport = tally.transport()
@@ -257,7 +260,8 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
     schema.hooks.register_hook_with_name(CHECK_NAMES, "after_validate")
     # No shrinking: failures are recorded, not raised, and an error ends the row at once.
     hypothesis_settings = settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+                                   phases=[Phase.explicit, Phase.generate],
+                                   suppress_health_check=list(HealthCheck))
     probes = AuthProbes()
     all_operations = [result.ok() for result in schema.get_all_operations()]
     for operation in all_operations:
@@ -316,7 +320,8 @@ def validate(case, response, row: Row, transport: dict, probes: AuthProbes, **kw
     excluded = skipped_checks(case.operation) + probes.excluded(case.operation)
     CHECK_NAMES.names = {}
     try:
-        case.validate_response(response, excluded_checks=excluded, transport_kwargs=transport or None, **kwargs)
+        case.validate_response(response, excluded_checks=excluded, transport_kwargs=transport or None,
+                               **kwargs)
     except FailureGroup as group:
         _record(row, group, case, response)
         probes.note(case.operation, response, any("auth" in f.title.lower() for f in group.exceptions))
@@ -338,7 +343,8 @@ def _checker(row: Row, strategy, transport: dict, target: Target, probes: AuthPr
 
 
 def _mark_exercised(rows: list[Row], raw: Mapping[str, Mapping]) -> None:
-    """A positive row is exercised when its operation got a 2xx (or a declared status) in positive or stateful."""
+    """A positive row is exercised when its operation got a 2xx (or a declared status) in positive or
+    stateful mode."""
     for row in rows:
         if row.mode != "positive" or row.error:
             continue
@@ -352,10 +358,11 @@ def _mark_exercised(rows: list[Row], raw: Mapping[str, Mapping]) -> None:
         if not row.exercised:
             row.note = "not exercised: no 2xx answer in positive or stateful mode"
         elif declared and not any(200 <= s < 300 for s in answered):
-            row.note = f"answers {', '.join(map(str, sorted(allowed)))} as declared: {declared.get('reason', '')}"
+            statuses = ", ".join(map(str, sorted(allowed)))
+            row.note = f"answers {statuses} as declared: {declared.get('reason', '')}"
 
 
-from .report import print_table, report_html, report_markdown, status_summary, write_report  # noqa: E402,F401
+from .report import print_table, report_html, report_markdown, status_summary, write_report  # noqa: F401
 
 
 def flag_credentials(contract: Mapping, headers: list[str], query: list[str]) -> dict[str, str]:
@@ -371,10 +378,11 @@ def flag_credentials(contract: Mapping, headers: list[str], query: list[str]) ->
             bearer = scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer"
             if bearer and location == "header" and name.lower() == "authorization":
                 creds[scheme_name], matched = value.removeprefix("Bearer ").strip(), True
-            elif scheme.get("type") == "apiKey" and scheme.get("in") == location and scheme.get("name") == name:
+            elif (scheme.get("type"), scheme.get("in"), scheme.get("name")) == ("apiKey", location, name):
                 creds[scheme_name], matched = value, True
         if not matched:
-            known = sorted(f"{s.get('in', 'header')} {s.get('name', 'Authorization')}" for s in schemes.values())
+            known = sorted(f"{s.get('in', 'header')} {s.get('name', 'Authorization')}"
+                           for s in schemes.values())
             raise ValueError(f"{location} {name!r} is no credential of the contract's security schemes "
                              f"({', '.join(known) or 'none'})")
     return creds

@@ -1,7 +1,7 @@
 """The `csv_columns` check: a CSV answer's header row against the columns its contract declares.
 
-Schemathesis validates JSON bodies against their schemas, but a CSV body is only a `string` to it: a column the
-vendor dropped or renamed would pass every built-in check. A response that carries a CSV file declares its
+Schemathesis validates JSON bodies against their schemas, but a CSV body is only a `string` to it: a column
+the vendor dropped or renamed would pass every built-in check. A response that carries a CSV file declares its
 header in the contract, on the response object:
 
     x-emulator-csv-columns:
@@ -49,8 +49,9 @@ def header_row(content: bytes) -> list[str] | None:
     return next(csv.reader([text]), []) if text else None
 
 
-def expected_columns(spec: Mapping, query: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str] | None:
-    """The header the declaration gives for a request with `query` (None: the request names no known table)."""
+def expected_columns(spec: Mapping, query: Mapping[str, Any],
+                     defaults: Mapping[str, Any]) -> list[str] | None:
+    """The header the declaration gives for a request with `query` (None: it names no known table)."""
     if "tables" in spec:
         items = spec["tables"].get(str(_value(query, defaults, spec["by"])))
         if items is None:
@@ -97,12 +98,16 @@ def difference(expected: list[str], actual: list[str], more: bool = False) -> st
     missing = [c for c in expected if c not in actual]
     extra = [c for c in (actual[:len(expected)] if more else actual) if c not in expected]
     if missing:
-        parts.append("missing column" + "s" * (len(missing) > 1) + " " + ", ".join(f"'{c}'" for c in missing))
+        parts.append(_named("missing", missing))
     if extra:
-        parts.append("undocumented column" + "s" * (len(extra) > 1) + " " + ", ".join(f"'{c}'" for c in extra))
+        parts.append(_named("undocumented", extra))
     if not parts:
         parts.append("columns out of order")
     return "; ".join(parts) + f". Declared: {', '.join(expected)}. Received: {', '.join(actual)}"
+
+
+def _named(what: str, names: list[str]) -> str:
+    return f"{what} column{'s' * (len(names) > 1)} " + ", ".join(f"'{c}'" for c in names)
 
 
 def _failure_class():

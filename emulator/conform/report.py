@@ -53,7 +53,8 @@ def _totals(rows: list[Row]) -> tuple[str, str, str]:
 def print_table(rows: list[Row], out: TextIO | None = None) -> None:
     out = out or sys.stdout
     width = max([len(r.operation) for r in rows] + [9])
-    out.write(f"{'operation':<{width}}  {'mode':<8}  {'examples':>8}  {'requests':>8}  {'answers':<24}  result\n")
+    out.write(f"{'operation':<{width}}  {'mode':<8}  {'examples':>8}  {'requests':>8}  {'answers':<24}  "
+              "result\n")
     out.write(f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 8}  {'-' * 24}  {'-' * 30}\n")
     for r in rows:
         verdict, detail = _result(r)
@@ -72,12 +73,12 @@ def _md(text: object) -> str:
 
 
 def report_markdown(rows: list[Row], meta: dict[str, str]) -> str:
-    """A Markdown report of a conform run: what the server did, per operation and mode, against the contract."""
+    """A Markdown report of a conform run: what the server did, per operation and mode."""
     result, totals, classes = _totals(rows)
     lines = [f"# Conformance report: {_md(meta['title'])}", ""]
     lines += [f"- **{_md(key)}**: {_md(value)}" for key, value in meta.items() if key != "title"]
-    lines += [f"- **result**: {result}", f"- **totals**: {totals}", f"- **{classes.split(': ', 1)[0]}**: "
-              f"{_md(classes.split(': ', 1)[1])}", "",
+    name, _, value = classes.partition(": ")
+    lines += [f"- **result**: {result}", f"- **totals**: {totals}", f"- **{name}**: {_md(value)}", "",
               "| operation | mode | examples | requests | answers | result | detail |",
               "|---|---|---:|---:|---|---|---|"]
     for r in rows:
@@ -111,7 +112,8 @@ def report_html(rows: list[Row], meta: dict[str, str]) -> str:
               f"<li><b>{e(name)}</b>: {e(value)}</li>")
     body = "".join(
         f'<tr class="{"ok" if r.ok else "bad"}"><td>{e(r.operation)}</td><td>{e(r.mode)}</td>'
-        f'<td class="n">{r.examples}</td><td class="n">{r.requests}</td><td>{e(status_summary(r.statuses))}</td>'
+        f'<td class="n">{r.examples}</td><td class="n">{r.requests}</td>'
+        f'<td>{e(status_summary(r.statuses))}</td>'
         f'<td>{e(_result(r)[0])}</td><td>{e(_result(r)[1])}</td></tr>'
         for r in rows)
     details = ""
@@ -136,7 +138,8 @@ def report_html(rows: list[Row], meta: dict[str, str]) -> str:
 
 def write_report(rows: list[Row], path: str, meta: dict[str, str]) -> None:
     """Markdown for a .md path, HTML for .html / .htm."""
-    text = report_html(rows, meta) if path.lower().endswith((".html", ".htm")) else report_markdown(rows, meta)
+    html = path.lower().endswith((".html", ".htm"))
+    text = report_html(rows, meta) if html else report_markdown(rows, meta)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
 

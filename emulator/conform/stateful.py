@@ -41,8 +41,9 @@ def retry_after(response) -> float | None:
 
 
 def call_waiting(case, kwargs: dict, target, poll: Mapping | None = None):
-    """The case's answer once it is neither a 429 (a rate limit, or the vendor's limit of pending exports) nor,
-    with `poll`, "not ready yet": asked again after Retry-After (or POLL_STEP) for at most the poll timeout."""
+    """The case's answer once it is neither a 429 (a rate limit, or the vendor's limit of pending exports)
+    nor, with `poll`, "not ready yet": asked again after Retry-After (or POLL_STEP) for at most the poll
+    timeout."""
     response = case.call(**kwargs)
     waited = 0.0
     while (pending(poll or {}, response) or response.status_code == 429) and waited < target.poll_timeout:
@@ -81,7 +82,7 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
     from . import Row, validate
 
     rows: dict[str, Row] = {}
-    schema.config.generation.update(modes=["positive"])  # flows of valid calls; negative data has its own rows
+    schema.config.generation.update(modes=["positive"])  # flows of valid calls; negative data has own rows
     # The contract's own links only: links inferred between lookups would dilute the budget for the flows.
     schema.config.phases.stateful.inference.algorithms = []
     try:
@@ -115,11 +116,12 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
 
     try:
         run_state_machine_as_test(Machine, settings=settings(
-            max_examples=max_examples, stateful_step_count=STEPS, deadline=None, derandomize=True, database=None,
+            max_examples=max_examples, stateful_step_count=STEPS, deadline=None, derandomize=True,
+            database=None,
             phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck)))
     except NoLinksFound:
         return []
-    except Exception as exc:  # noqa: BLE001  (reported as the run's error, not a traceback)
+    except Exception as exc:  # reported as the run's error, not a traceback
         from . import CredentialError
 
         if isinstance(exc, CredentialError):

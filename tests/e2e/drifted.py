@@ -29,7 +29,8 @@ class Drifted:
             return self.app(environ, start_response)
         environ = {k: v for k, v in environ.items() if k != "HTTP_ACCEPT_ENCODING"}  # plain bodies to edit
         captured: list = []
-        body = b"".join(self.app(environ, lambda status, headers, exc_info=None: captured.extend([status, headers])))
+        body = b"".join(self.app(environ, lambda status, headers, exc_info=None: captured.extend(
+            [status, headers])))
         status, headers, body = self.drift(self.path, captured[0], captured[1], body)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
@@ -50,8 +51,8 @@ def json_items(edit: Callable[[dict], dict]) -> Drift:
 
 
 def csv_without(column: str) -> Drift:
-    """A 200 CSV answer without one column (header and rows; the emulator's cells hold no quoted commas in
-    the columns this drops)."""
+    """A 200 CSV answer without one column, header and rows (cut at commas: the cells up to that column
+    must hold no quoted comma, as the first columns of every Activities type, Date and Email, do not)."""
 
     def drift(path, status, headers, body):
         if status.startswith("200") and body:

@@ -1,5 +1,6 @@
 """Drift is caught: `email-events-emulator conform` against a server that changed one thing the contract
-describes must exit 1 and name the drift in its report: the check that failed, and the field, column or status.
+describes must exit 1 and name the drift in its report: the check that failed, and the field, column or
+status.
 
 The server is the emulator's own app with one answer altered (tests/e2e/drifted.py), served on loopback; the
 same run against the unaltered emulator passes (tests/e2e/test_conform.py), so each failure here is the drift.
@@ -62,18 +63,21 @@ def test_a_dropped_csv_column_is_named(tmp_path, capsys):
     """ExpertSender API v2 "Get subscriber activity": every type's CSV has an `Email` column; the drifted
     server drops it. A CSV body is no JSON to validate: conform's own `csv_columns` check compares the header
     row with the columns the contract declares."""
-    with drifted.served(tmp_path / "s", "/expertsender/v2/Api/Activities", drifted.csv_without("Email")) as base:
-        code, report, op = conform(base + "/expertsender", "expertsender-v2.openapi.yaml", "GET /v2/Api/Activities",
-                                   tmp_path / "r.md", "--query", f"apiKey={DEFAULTS.expertsender_api_key}")
+    path, drift = "/expertsender/v2/Api/Activities", drifted.csv_without("Email")
+    with drifted.served(tmp_path / "s", path, drift) as base:
+        code, report, op = conform(base + "/expertsender", "expertsender-v2.openapi.yaml",
+                                   "GET /v2/Api/Activities", tmp_path / "r.md",
+                                   "--query", f"apiKey={DEFAULTS.expertsender_api_key}")
     lines = failure_lines(report, op)
     assert code == 1, capsys.readouterr().out
-    assert any("CSV columns differ from the contract [csv_columns]" in line and "missing column 'Email'" in line
-               for line in lines), report
+    assert any("CSV columns differ from the contract [csv_columns]" in line
+               and "missing column 'Email'" in line for line in lines), report
 
 
 def test_an_undocumented_status_is_named(tmp_path, capsys):
     """ExpertSender API v2 "Server time" documents 200, 403 and 500; the drifted server answers 429."""
-    with drifted.served(tmp_path / "s", "/expertsender/v2/Api/Time", drifted.status("429 Too Many Requests")) as base:
+    path, drift = "/expertsender/v2/Api/Time", drifted.status("429 Too Many Requests")
+    with drifted.served(tmp_path / "s", path, drift) as base:
         code, report, op = conform(base + "/expertsender", "expertsender-v2.openapi.yaml", "GET /v2/Api/Time",
                                    tmp_path / "r.md", "--query", f"apiKey={DEFAULTS.expertsender_api_key}")
     lines = failure_lines(report, op)

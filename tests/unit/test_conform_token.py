@@ -1,4 +1,5 @@
-"""conform's APSIS token client (TokenSource) against a fake token endpoint, on a fake clock (no real sleeping).
+"""conform's APSIS token client (TokenSource) against a fake token endpoint, on a fake clock (no real
+sleeping).
 
 APSIS One API (notes, section 2): POST /oauth/token answers {access_token, expires_in, token_type}; the token
 is a JWT whose `exp` says when it expires; at most 10 token requests a minute, then 429 with Retry-After."""
@@ -42,7 +43,8 @@ class Endpoint:
                 headers["Retry-After"] = str(answer[1])
             raise urllib.error.HTTPError(request.full_url, answer[0], "error", headers,
                                          io.BytesIO(b'{"title": "refused"}'))
-        body = {"access_token": jwt(self.clock.now + answer[1]), "expires_in": answer[1], "token_type": "Bearer"}
+        body = {"access_token": jwt(self.clock.now + answer[1]), "expires_in": answer[1],
+                "token_type": "Bearer"}
         return io.BytesIO(json.dumps(body).encode())
 
 
@@ -60,7 +62,8 @@ class Clock:
 
 
 def source(clock: Clock, endpoint: Endpoint) -> TokenSource:
-    return TokenSource("https://api.example/", "id", "secret", clock=clock, sleep=clock.sleep, opener=endpoint)
+    return TokenSource("https://api.example/", "id", "secret", clock=clock, sleep=clock.sleep,
+                       opener=endpoint)
 
 
 def test_a_token_is_fetched_once_and_reused_until_shortly_before_exp():

@@ -34,8 +34,9 @@ def jwt_exp(token: str) -> float | None:
 class TokenSource:
     """Callable: the current token, fetched when there is none or it expires within REFRESH_MARGIN."""
 
-    def __init__(self, base_url: str, client_id: str, client_secret: str, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, opener: Callable[..., Any] | None = None):
+    def __init__(self, base_url: str, client_id: str, client_secret: str, *,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 opener: Callable[..., Any] | None = None):
         self.url = base_url.rstrip("/") + "/oauth/token"
         self.body = json.dumps({"grant_type": "client_credentials", "client_id": client_id,
                                 "client_secret": client_secret}).encode()
@@ -70,12 +71,15 @@ class TokenSource:
                     if wait is not None and wait <= MAX_RETRY_AFTER:
                         self.sleep(wait)
                         continue
+                    retry = exc.headers.get("Retry-After") or "not given"
                     raise CredentialError(
-                        f"APSIS token endpoint {self.url} answered 429 Too Many Requests (10 tokens a minute); "
-                        f"Retry-After {exc.headers.get('Retry-After') or 'not given'}: try again later") from None
-                raise CredentialError(f"APSIS token endpoint {self.url} answered {exc.code}: {detail}") from None
+                        f"APSIS token endpoint {self.url} answered 429 Too Many Requests (10 tokens a "
+                        f"minute); Retry-After {retry}: try again later") from None
+                raise CredentialError(
+                    f"APSIS token endpoint {self.url} answered {exc.code}: {detail}") from None
             except (OSError, ValueError, KeyError) as exc:
-                raise CredentialError(f"APSIS token endpoint {self.url}: {type(exc).__name__}: {exc}") from None
+                raise CredentialError(
+                    f"APSIS token endpoint {self.url}: {type(exc).__name__}: {exc}") from None
         raise CredentialError(f"APSIS token endpoint {self.url} kept answering 429 Too Many Requests")
 
     def _keep_rate(self) -> None:
