@@ -247,6 +247,7 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
     tally = Tally()
     schema = schemathesis.openapi.from_path(contract_path)
     schema.config.update(base_url=target.base_url)
+    _check_labels(schema, operations, contract_path)
     install_auth(schema, creds or {})
     if target.app is not None:
         schema.app = tally.wsgi(tally.decoded(target.app))  # every call, probes included, is counted
@@ -263,7 +264,7 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
                                    phases=[Phase.explicit, Phase.generate],
                                    suppress_health_check=list(HealthCheck))
     probes = AuthProbes()
-    all_operations = [result.ok() for result in schema.get_all_operations()]
+    all_operations = [result.ok() for result in schema.get_all_operations()]  # after schema.app is set
     for operation in all_operations:
         if operations is not None and operation.label not in operations:
             continue
@@ -294,6 +295,14 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
         rows += run_stateful(schema, tally, transport, target, stateful_examples, probes, hints)
     _mark_exercised(rows, {op.label: op.definition.raw for op in all_operations})
     return rows
+
+
+def _check_labels(schema, operations: Collection[str] | None, contract_path: str) -> None:
+    labels = [result.ok().label for result in schema.get_all_operations()]
+    unknown = sorted(set(operations or []) - set(labels))
+    if unknown:
+        raise ValueError(f"no operation {', '.join(map(repr, unknown))} in {contract_path}; its operations: "
+                         + ", ".join(labels))
 
 
 class AuthProbes:

@@ -84,3 +84,12 @@ def test_an_undocumented_status_is_named(tmp_path, capsys):
     assert code == 1, capsys.readouterr().out
     assert any("Undocumented status code [status_code_conformance]" in line and "Received: 429" in line
                for line in lines), report
+
+
+def test_an_unknown_operation_is_refused_before_any_request(capsys):
+    """`--operation` names operations as the report does ('METHOD /path'); a name the contract lacks is an
+    error (exit 2) listing the contract's operations, not an empty run that passes."""
+    code = main(["conform", "--contract", "expertsender-v2.openapi.yaml", "--base-url", "http://127.0.0.1:9",
+                 "--operation", "GET /v2/Api/Nothing"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no operation 'GET /v2/Api/Nothing' in " in err and "GET /v2/Api/Time" in err
