@@ -68,6 +68,11 @@ def csv_without(column: str) -> Drift:
     return drift
 
 
+def unchanged(path, status, headers, body):
+    """No drift: the same answer (through the same wrapper, to show the wrapper alone changes nothing)."""
+    return status, headers, body
+
+
 def status(new_status: str) -> Drift:
     """Every answer with another status line (same headers and body)."""
     return lambda path, status, headers, body: (new_status, headers, body)
