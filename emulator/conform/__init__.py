@@ -123,6 +123,7 @@ class Tally:
     def __init__(self) -> None:
         self.row: Row | None = None
         self.setup = Row(LOOKUPS, "setup")
+        self.sessions: list = []
 
     def add(self, status: int) -> None:
         (self.row or self.setup).statuses[status] += 1
@@ -163,10 +164,16 @@ class Tally:
         without the run's session but with its other keyword arguments."""
         import requests
 
-        return {"session": requests.Session(), "hooks": {"response": [self._counted]}}
+        self.sessions.append(requests.Session())
+        return {"session": self.sessions[-1], "hooks": {"response": [self._counted]}}
 
     def _counted(self, response, *args, **kwargs):
         self.add(response.status_code)
+
+    def close(self) -> None:
+        """Close the run's session (its pooled connections)."""
+        for session in self.sessions:
+            session.close()
 
 
 # --- the run -------------------------------------------------------------------------------------------
@@ -247,54 +254,56 @@ def run(contract_path: str, target: Target | str, creds: Credentials | None = No
     tally = Tally()
     schema = schemathesis.openapi.from_path(contract_path)
     schema.config.update(base_url=target.base_url)
-    _check_labels(schema, operations, contract_path)
     install_auth(schema, creds or {})
     if target.app is not None:
         schema.app = tally.wsgi(tally.decoded(target.app))  # every call, probes included, is counted
-        transport: dict[str, Any] = {}
-    else:
-        transport = tally.transport()
-    lookups = Lookups(schema.raw_schema, creds or {}, target.base_url, schema.app, transport)
-    rows: list[Row] = [tally.setup] if tally.setup.requests else []
-    hints = PositiveHints(lookups, target.today)
-    schema.hooks.register_hook_with_name(hints, "map_case")
-    schema.hooks.register_hook_with_name(CHECK_NAMES, "after_validate")
-    # No shrinking: failures are recorded, not raised, and an error ends the row at once.
-    hypothesis_settings = settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                                   phases=[Phase.explicit, Phase.generate],
-                                   suppress_health_check=list(HealthCheck))
-    probes = AuthProbes()
-    all_operations = [result.ok() for result in schema.get_all_operations()]  # after schema.app is set
-    for operation in all_operations:
-        if operations is not None and operation.label not in operations:
-            continue
-        for mode in modes:
-            if mode == "stateful":
+    _check_labels(schema, operations, contract_path)  # (operations carry schema.app: set it first)
+    transport: dict[str, Any] = tally.transport() if target.app is None else {}
+    try:
+        lookups = Lookups(schema.raw_schema, creds or {}, target.base_url, schema.app, transport)
+        rows: list[Row] = [tally.setup] if tally.setup.requests else []
+        hints = PositiveHints(lookups, target.today)
+        schema.hooks.register_hook_with_name(hints, "map_case")
+        schema.hooks.register_hook_with_name(CHECK_NAMES, "after_validate")
+        # No shrinking: failures are recorded, not raised, and an error ends the row at once.
+        hypothesis_settings = settings(max_examples=max_examples, deadline=None, derandomize=True,
+                                       database=None, phases=[Phase.explicit, Phase.generate],
+                                       suppress_health_check=list(HealthCheck))
+        probes = AuthProbes()
+        all_operations = [result.ok() for result in schema.get_all_operations()]
+        for operation in all_operations:
+            if operations is not None and operation.label not in operations:
                 continue
-            row = Row(operation.label, mode)
-            rows.append(row)
-            tally.row = row
-            # The config's modes too: with the default (all), a positive strategy also draws negative cases.
-            schema.config.generation.update(modes=[mode])
-            hints.active = mode == "positive"
-            strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode))
-            check = _checker(row, strategy, transport, target, probes, hypothesis_settings, given)
-            try:
-                check()
-            except (Unsatisfiable, SkipTest):
-                row.note = f"no {mode} data possible"
-            except CredentialError:
-                raise
-            except Exception as exc:  # noqa: BLE001  (a transport error: the server could not be reached...)
-                row.error = f"{type(exc).__name__}: {exc}"
-    tally.row = None
-    if "stateful" in modes:
-        hints.active = True
-        from .stateful import run_stateful
+            for mode in modes:
+                if mode == "stateful":
+                    continue
+                row = Row(operation.label, mode)
+                rows.append(row)
+                tally.row = row
+                # The config's modes too: with the default (all), a positive strategy also draws negative
+                # cases.
+                schema.config.generation.update(modes=[mode])
+                hints.active = mode == "positive"
+                strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode))
+                check = _checker(row, strategy, transport, target, probes, hypothesis_settings, given)
+                try:
+                    check()
+                except (Unsatisfiable, SkipTest):
+                    row.note = f"no {mode} data possible"
+                except CredentialError:
+                    raise
+                except Exception as exc:  # noqa: BLE001  (a transport error: the server could not be reached...)
+                    row.error = f"{type(exc).__name__}: {exc}"
+        tally.row = None
+        if "stateful" in modes:
+            hints.active = True
+            from .stateful import run_stateful
 
-        rows += run_stateful(schema, tally, transport, target, stateful_examples, probes, hints)
-    _mark_exercised(rows, {op.label: op.definition.raw for op in all_operations})
-    return rows
+            rows += run_stateful(schema, tally, transport, target, stateful_examples, probes, hints)
+        _mark_exercised(rows, {op.label: op.definition.raw for op in all_operations})
+        return rows
+    finally:
+        tally.close()
 
 
 def _check_labels(schema, operations: Collection[str] | None, contract_path: str) -> None:

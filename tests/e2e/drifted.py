@@ -78,15 +78,20 @@ def status(new_status: str) -> Drift:
     return lambda path, status, headers, body: (new_status, headers, body)
 
 
+def emulator(state_dir: Path):
+    """The emulator's app to drift (one per test module: each app holds its store's files open)."""
+    return create_app(Settings(state_dir=str(state_dir), seed=42))
+
+
 @contextmanager
-def served(state_dir: Path, path: str, drift: Drift) -> Iterator[str]:
-    """The drifted app on a free loopback port, for the duration of the block: its base URL."""
-    app = Drifted(create_app(Settings(state_dir=str(state_dir), seed=42)), path, drift)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def served(app, path: str, drift: Drift) -> Iterator[str]:
+    """`app` with `drift` on `path`, on a free loopback port for the duration of the block: its base URL."""
+    server = make_server("127.0.0.1", 0, Drifted(app, path, drift))  # one thread: conform asks one at a time
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=10)
