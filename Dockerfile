@@ -13,9 +13,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 # Dependencies first, in a layer of their own: a code change rebuilds only the layers below.
-COPY pyproject.toml README.md ./
-# The `conform` extra too (schemathesis), so that `docker run ... email-events-emulator conform` works.
-RUN python -c "import subprocess, sys, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['conform']; subprocess.check_call([sys.executable, '-m', 'pip', 'install', *deps])"
+# The versions are those of constraints.txt, as for `make` and CI (refresh with `make lock`); the `conform` extra
+# too (schemathesis), so that `docker run ... email-events-emulator conform` works.
+COPY pyproject.toml README.md constraints.txt ./
+RUN python -c "import subprocess, sys, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['conform']; subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--constraint', 'constraints.txt', *deps])"
 COPY emulator ./emulator
 # pip compiles the installed modules to bytecode (PYTHONDONTWRITEBYTECODE only stops it at run time), so
 # the server starts without compiling anything.

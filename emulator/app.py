@@ -12,15 +12,18 @@ import json
 from typing import Any
 
 from flask import Flask, Response, request
+from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import __version__
 from .control import bp as control_bp
+from .control import problem
 from .core import Core, build_core
+from .http_date import VirtualDate, patch_gunicorn
 from .settings import VENDORS, Settings
 from .vendors import VENDOR_APPS, vendor_module
-from .vendors.base import App, DropMiddleware
+from .vendors.base import MAX_BODY_BYTES, App, DropMiddleware, body_too_large
 
 
 def tune_gc() -> None:
@@ -28,8 +31,7 @@ def tune_gc() -> None:
 
     Everything loaded so far lives as long as the server: frozen, full collections skip it (and workers
     share its pages). Exports allocate hundreds of thousands of short-lived tuples; with a gen-0 threshold of
-    100,000 instead of 700 the collector runs far less often (ExpertSender Sends day at scale 12:
-    1.45 -> 0.93 s; the others unchanged)."""
+    100,000 instead of 700 the collector runs far less often (docs/performance.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 20, 20)
@@ -47,16 +49,32 @@ class PortDispatch:
         return (app or self.main)(environ, start_response)
 
 
+class InProcessClient(FlaskClient):
+    """`app.test_client()` without a cookie jar. The emulator reads no cookie, and ExpertSender's
+    `Set-Cookie: TIMEZONE=Central European Standard Time; path=/` (the seed's, unquoted spaces) is fine for
+    browsers and http.cookiejar (requests) but werkzeug's jar cannot parse it (pallets/werkzeug#1060)."""
+
+    def __init__(self, *args: Any, use_cookies: bool = False, **kwargs: Any):
+        super().__init__(*args, use_cookies=False, **kwargs)
+
+
 def create_app(settings: Settings | None = None, core: Core | None = None) -> Flask:
     settings = settings or Settings()
     core = core or build_core(settings)
     settings = core.settings
     app = App("emulator")
+    app.test_client_class = InProcessClient
     app.config["EMULATOR_CORE"] = core
     app.url_map.strict_slashes = False
     app.register_blueprint(control_bp)
     vendor_apps = {name: vendor_module(name).create_app(core) for name in VENDORS}
     app.extensions["emulator.vendors"] = vendor_apps
+    oversized = body_too_large(app, MAX_BODY_BYTES)
+
+    @app.before_request
+    def _body_size() -> Response | None:
+        message = oversized()
+        return problem(413, message) if message else None
 
     @app.get("/")
     def index() -> Response:
@@ -79,7 +97,8 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
     wsgi = mounted
     if settings.vendor_ports:
         wsgi = PortDispatch(mounted, {str(settings.vendor_port(n)): vendor_apps[n] for n in VENDORS})
-    app.wsgi_app = DropMiddleware(wsgi)
+    app.wsgi_app = VirtualDate(DropMiddleware(wsgi), core.clock)
+    patch_gunicorn()
     return app
 
 

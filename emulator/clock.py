@@ -6,12 +6,23 @@ users move the clock through the control API instead of sleeping.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
 from .store import Store
 
 _OFFSET_KEY = "clock_offset"
+
+# The virtual clock's range. The upper end leaves a year below datetime's year 9999, so that what a vendor
+# derives from "now" (a time zone's local day, expiry instants, a three-month window) stays a valid date.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
+RANGE_TEXT = f"{EARLIEST:%Y-%m-%dT%H:%M:%SZ} to {LATEST:%Y-%m-%dT%H:%M:%SZ}"
+
+
+class ClockRangeError(ValueError):
+    """A clock change that would leave the clock's range, or is not a finite number."""
 
 
 class Clock:
@@ -20,7 +31,12 @@ class Clock:
         self._real_time = real_time
 
     def offset(self) -> float:
-        return float(self._store.get(_OFFSET_KEY, 0.0))
+        try:
+            value = float(self._store.get(_OFFSET_KEY, 0.0))
+        except (TypeError, ValueError):
+            return 0.0
+        # A state directory written before the range check may hold NaN or a huge offset: ignore it.
+        return value if math.isfinite(value) and abs(value) < LATEST.timestamp() else 0.0
 
     def now(self) -> float:
         """Virtual time in seconds since the Unix epoch."""
@@ -30,16 +46,26 @@ class Clock:
         return int(self.now() * 1000)
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward: 'advance' must be >= 0")
-        self._store.put(_OFFSET_KEY, self.offset() + float(seconds))
+        """Move the clock forward, atomically: advances from many workers at once all count."""
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ClockRangeError("the clock only moves forward: 'advance' must be a finite number >= 0")
+        real = self._real_time()
+        if self._store.add(_OFFSET_KEY, seconds, EARLIEST.timestamp() - real, LATEST.timestamp() - real) is None:
+            raise ClockRangeError(f"advancing by {seconds:g} s would leave the clock's range ({RANGE_TEXT})")
         return self.now()
 
     def set(self, moment: datetime) -> float:
         """Set virtual now to `moment` (it may lie in the past: the offset is then negative)."""
         if moment.tzinfo is None:
             raise ValueError("the time needs a UTC offset (RFC 3339), e.g. 2026-01-01T00:00:00Z")
-        self._store.put(_OFFSET_KEY, moment.timestamp() - self._real_time())
+        try:
+            ts = moment.timestamp()
+        except (OverflowError, ValueError):
+            ts = math.nan
+        if not EARLIEST.timestamp() <= ts <= LATEST.timestamp():
+            raise ClockRangeError(f"{moment.isoformat()} is outside the clock's range ({RANGE_TEXT})")
+        self._store.put(_OFFSET_KEY, ts - self._real_time())
         return self.now()
 
     def reset(self) -> None:

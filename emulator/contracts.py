@@ -26,14 +26,43 @@ def contracts_dir() -> Path:
     return Path(str(resources.files("emulator").joinpath("contracts")))
 
 
-# libyaml's safe loader builds the same documents as PyYAML's pure-Python one, 8 times faster: the four
-# contracts took 0.44 s of start-up on a slow machine, 0.055 s with it.
+# libyaml's safe loader builds the same documents as PyYAML's pure-Python one, several times faster: it
+# keeps start-up short (docs/performance.md).
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_yaml(text: str) -> Any:
     """A YAML document, as `yaml.safe_load` reads it."""
     return yaml.load(text, Loader=_LOADER)  # a safe loader: plain data only
+
+
+MAX_JSON_DEPTH = 32  # nesting no request body of the contracts comes near; deeper bodies are refused
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"is not valid JSON ({name} is not a JSON number)")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """A request body's JSON as RFC 8259 defines it: NaN and Infinity are refused, and so is nesting deeper
+    than MAX_JSON_DEPTH (Python's parser would otherwise run out of stack on a body nested 1,000 deep).
+    Raises ValueError for anything else than such a document."""
+    try:
+        doc = json.loads(raw, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except UnicodeDecodeError:
+        raise ValueError("is not valid JSON (not UTF-8)") from None
+    level, depth = [doc], 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+    return doc
 
 
 @cache
@@ -132,9 +161,9 @@ class Operation:
                     issues.append(Issue("body", "(body)", "a JSON request body is required"))
             else:
                 try:
-                    doc = json.loads(body)
-                except (ValueError, UnicodeDecodeError):
-                    issues.append(Issue("body", "(body)", "is not valid JSON"))
+                    doc = parse_json(body)
+                except ValueError as exc:
+                    issues.append(Issue("body", "(body)", str(exc)))
                 else:
                     issues.extend(body_errors(doc, self.body_schema))
                     values["__body__"] = doc

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from .clock import Clock
 from .exports import Exports
-from .faults import Faults, load_library
+from .faults import START_KEY, Faults, load_library
 from .settings import Settings
 from .store import Store
 from .world import World, get_world
@@ -95,7 +95,7 @@ class Core:
 
     def reset(self) -> None:
         """Jobs, counters, journal and clock back to the start; the active scenario stays."""
-        self.store.reset(keep=["scenario"])
+        self.store.reset(keep=["scenario", START_KEY])
 
 
 def ensure_state_dir(settings: Settings) -> Settings:
@@ -116,7 +116,7 @@ def build_core(settings: Settings, *, activate: bool = True) -> Core:
         unknown = [n for n in settings.scenarios if n not in library]
         if unknown:
             raise ValueError(f"unknown scenario {', '.join(unknown)}; known: {', '.join(sorted(library))}")
-        faults.activate(settings.scenarios)
+        faults.start(settings.scenarios)
     exports = Exports(store, clock, settings.seed, settings.export_delay)
     return Core(settings, store, clock, faults, exports)
 

@@ -7,12 +7,12 @@ of sleeping. The file itself is rendered on demand by the vendor's streaming wri
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock
 from .store import Store
-from .world.hashing import text_id, uuid_from
 
 PENDING, READY, FAILED, EXPIRED = "pending", "ready", "failed", "expired"
 
@@ -80,10 +80,13 @@ class Exports:
     def create(self, vendor: str, kind: str, request: dict[str, Any], *, estimated_events: int, ttl: float,
                modifiers: ExportModifiers = ExportModifiers(), size_limit: int | None = None,
                meta: dict[str, Any] | None = None) -> Job:
-        """Register a job. `ttl` is how long after ready the export lives; ids are reproducible per run."""
+        """Register a job. `ttl` is how long after ready the export lives.
+
+        Its id is a random UUID (the shape APSIS and Netcore ids have): ids never repeat within a state
+        directory, also after a reset, so an old poll or signed download URL cannot reach a newer job's file,
+        and one id tells nothing about another."""
         now = self._clock.now()
-        n = self._store.incr(f"jobs:{vendor}")
-        job_id = uuid_from(self._seed, text_id(vendor), text_id(kind), n)
+        job_id = str(uuid.uuid4())
         ready_at = now + self._base_delay + estimated_events / EVENTS_PER_SECOND + modifiers.extra_delay
         outcome = modifiers.outcome
         if outcome == OK and size_limit is not None and estimated_events > size_limit:

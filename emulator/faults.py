@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+from flask import has_request_context, request
 
 from .clock import Clock, parse_rfc3339
 from .contracts import parse_yaml
@@ -31,7 +32,17 @@ from .world.hashing import h, text_id
 
 SCENARIO_HEADER = "X-Emulator-Scenario"
 _ACTIVE_KEY = "scenario"
+START_KEY = "scenario_at_start"  # the scenario names the server was last started with
 _EXPORT_OUTCOMES = {"never_ready": NEVER_READY, "fail": FAIL, "too_large": TOO_LARGE}
+
+
+def _request_scenarios() -> tuple[str, ...]:
+    """The scenario names of the current request's header (none outside a request); the vendor app has
+    already refused unknown names with 400."""
+    if not has_request_context():
+        return ()
+    header = request.headers.get(SCENARIO_HEADER, "")
+    return tuple(s.strip() for s in header.split(",") if s.strip())
 
 
 class ScenarioError(ValueError):
@@ -160,13 +171,28 @@ class Faults:
         self._store.clear_counters("fault:")
         return state
 
+    def start(self, names: Iterable[str]) -> None:
+        """At server start: activate the scenarios named at start, unless the state directory was last started
+        with these same names; then the scenario in force when it stopped (perhaps set at run time through the
+        control API) stays. Naming other scenarios at start replaces it."""
+        names = list(names)
+        if self._store.get(START_KEY) == names and self._store.get(_ACTIVE_KEY) is not None:
+            return
+        self.activate(names)
+        self._store.put(START_KEY, names)
+
     def option(self, name: str, default: Any = None) -> Any:
-        """A vendor option from the active scenarios (later scenarios and run-time options win)."""
+        """A vendor option from the active scenarios (later scenarios and run-time options win), then from
+        the scenarios the current request names in its X-Emulator-Scenario header: a scenario named for one
+        request acts as if it were set globally, for that request only."""
         state = self.active()
         value = default
         for scenario in state["names"]:
             value = self.library.get(scenario, {}).get("options", {}).get(name, value)
-        return state.get("options", {}).get(name, value)
+        value = state.get("options", {}).get(name, value)
+        for scenario in _request_scenarios():
+            value = self.library.get(scenario, {}).get("options", {}).get(name, value)
+        return value
 
     def active_rules(self) -> list[tuple[str, dict[str, Any]]]:
         state = self.active()

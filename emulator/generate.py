@@ -283,7 +283,8 @@ class _Session:
         from .app import create_app
 
         self.state_dir = tempfile.mkdtemp(prefix="emulator-generate-")
-        self.app = create_app(replace(settings, state_dir=self.state_dir))
+        # expertsender_gzip: ExpertSender answers plain unless configured; --compression gzip asks for gzip
+        self.app = create_app(replace(settings, state_dir=self.state_dir, expertsender_gzip=True))
         self.core = self.app.config["EMULATOR_CORE"]
         self.client = self.app.test_client()
 
@@ -528,12 +529,30 @@ def generate(settings: Settings, req: Request, out: str | None = None, *, progre
     session = _Session(settings)
     written: list[Written] = []
     try:
+        _refuse_the_future(session, req, days)
         return _run(session, req, out, days, stream, enabled, written)
     except ConnectionDropped as exc:  # a scenario's drop or truncate rule: the partial file is gone
         raise GenerateError(f"the server dropped the connection ({exc}); "
                             f"{len(written)} file(s) written before") from None
     finally:
         session.close()
+
+
+def _refuse_the_future(s: _Session, req: Request, days: list[date]) -> None:
+    """A window after the virtual now holds no events: refuse it instead of writing a header-only file.
+    Netcore's own API refuses a future start date (400 naming `start_date`); APSIS and ExpertSender would
+    answer an empty export, so the command refuses for them with the same wording."""
+    now = datetime.fromtimestamp(s.core.clock.now_ms() / 1000, UTC)
+    if req.vendor == "apsis" and req.start is not None and _moment(req.start) >= now:
+        raise GenerateError(f"the window starts at {_iso(req.start)}, not in the past (now is "
+                            f"{now:%Y-%m-%dT%H:%M:%SZ}): no event has happened in it yet")
+    if req.vendor == "expertsender" and days:
+        zone = s.core.settings.expertsender_timezone
+        today = now.astimezone(ZoneInfo(zone)).date()
+        if days[-1] > today:
+            raise GenerateError(f"the window ends on {days[-1].isoformat()}, after today "
+                                f"({today.isoformat()} in {zone}): no activity has happened on a later "
+                                "day yet")
 
 
 def _run(session: _Session, req: Request, out: str, days: list[date], stream: TextIO, enabled: bool,

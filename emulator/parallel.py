@@ -46,16 +46,15 @@ READ_BYTES = 1 << 20
 PIPE_BYTES = 1 << 20
 OUTBOX_BYTES = 4 << 20  # rendered bytes a child may hold beyond its pipe: its memory, whatever the block size
 # Blocks handed out beyond the one being written: memory does not grow with it (the outbox bounds what a
-# child holds); a send hour renders 20-50x longer than a quiet one, and the other child runs through many
-# quiet ones meanwhile. APSIS 5 days, 2 children: 4 ahead 0.48 s, 64 ahead 0.40 s, with the outbox 0.32 s.
+# child holds); a send hour renders far longer than a quiet one, and the other child runs through many
+# quiet ones meanwhile (figures: docs/performance.md).
 AHEAD = 64
 # Private memory (MB: pages not shared with its parent) past which a child leaves after its block and a
 # fresh one takes its place. A child's memory grows with what it has done, though not with the export: its
 # caches, the heap pages its busiest hours left behind, and each page of its parent's it wrote to (a
-# reference count) and so copied. APSIS at scale 4 (memory benchmark), both children's private memory at
-# 5.4M rows: 86 MB if they never leave, 90 with 32 here, 74 with 20 (total growth over a 20k-row export
-# 44 MB) for 12% less speed at that scale. A world's hours grow with its scale, and so does this: a child's
-# setup sets it (set_child_memory). Checked after each block (see _Retirement).
+# reference count) and so copied. The limit trades memory for speed (the memory benchmark's figures are in
+# docs/performance.md). A world's hours grow with its scale, and so does this: a child's setup sets it
+# (set_child_memory). Checked after each block (see _Retirement).
 RETIRE_PRIVATE_MB = 20.0
 CHECK_SECONDS = 0.5  # the longest between two exact readings of a child's private memory
 # Below this much work (World.export_work: estimated rows plus events still to generate) an export renders
@@ -161,7 +160,7 @@ def render_blocks(blocks: Sequence[B], render: Callable[[B], Iterable[bytes]], p
         for i in range(len(blocks)):
             while i not in held:
                 busy = set(held.values())
-                ready, _, _ = select.select([fd for fd in children if fd not in busy], [], [])
+                ready = _readable([fd for fd in children if fd not in busy])
                 for fd in ready:
                     frame = _read_frame(fd)
                     if frame is None:
@@ -276,11 +275,20 @@ class _Outbox:
                 self.cond.notify_all()
 
 
+def _readable(fds: list[int]) -> list[int]:
+    """The pipes of `fds` with something to read (or closed), waiting until one has. poll, not select:
+    select refuses a descriptor number of 1024 or more, which a busy serving process reaches."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll()]
+
+
 class _Retirement:
     """Whether this rendering process has passed RETIRE_PRIVATE_MB, asked after each block.
 
-    Reading smaps_rollup costs 2-4 ms (a child's 85 MB of mappings walked): at one reading per 50 ms, 6% of
-    a Netcore download's time in its children (py-spy). This process's private memory grows by a page only
+    Reading smaps_rollup walks every mapping of the process, too slow to do after each block (figures:
+    docs/performance.md). This process's private memory grows by a page only
     when it faults one in (a page it writes to copied, a new one mapped), so between readings the last
     reading plus its minor faults since (getrusage, a microsecond) bounds it, and a reading is taken when
     that bound passes the limit. One is taken every CHECK_SECONDS anyway: a page of the parent's it shares

@@ -67,6 +67,7 @@ def run_granian(app: Any, settings: Settings, binds: Sequence[tuple[str, int]]) 
         "emulator.app:create_app",  # a name for granian's logs; the app itself comes from target_loader
         address=host, port=port, interface=Interfaces.WSGI, http=HTTPModes.http1, websockets=False,
         workers=settings.workers,
+        respawn_failed_workers=True,  # a worker that dies (killed, out of memory) is replaced, as gunicorn does
         # One thread a worker by default, as gunicorn's sync workers: a request's SQLite statements and the
         # world's tables run without contention; --threads raises it.
         blocking_threads=settings.threads,

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Default test credentials, accepted out of the box and printed at start (README: "Credentials").
+# Default test credentials, accepted out of the box and printed at start (docs/running.md).
 DEFAULT_APSIS_CLIENT_ID = "5c1e2a9d-7b4f-4e3a-9d61-0e6f1a2b3c4d"
 DEFAULT_APSIS_CLIENT_SECRET = "emulator-apsis-secret-8f3b2c7d1e6a4f90"
-DEFAULT_EXPERTSENDER_API_KEY = "test_api_key1"  # the key the ExpertSender seed's examples use
+# The key of the examples in "ExpertSender API v2: Get subscriber activity".
+DEFAULT_EXPERTSENDER_API_KEY = "test_api_key1"
 DEFAULT_NETCORE_API_KEY = "emulator-netcore-api-key-5d41402abc4b2a76"
 
 VENDORS = ("apsis", "expertsender", "netcore")
@@ -48,7 +49,7 @@ class Settings:
     netcore_api_key: str = DEFAULT_NETCORE_API_KEY
     # Seconds of virtual time an export needs before it is ready, on top of its size-based share.
     export_delay: float = 1.0
-    gzip_level: int = 3  # 41k-row APSIS export, warm: level 6 0.20 s, level 3 0.16 s, level 1 0.16 s (benchmarks)
+    gzip_level: int = 3  # as fast as level 1 once compression runs beside rendering, smaller files
     expertsender_timezone: str = "Europe/Warsaw"
     netcore_timezone: str = "Asia/Kolkata"
     journal_limit: int = 10_000
@@ -56,23 +57,25 @@ class Settings:
     # 1: always in the serving worker.
     export_processes: int = 0
     log_level: str = "info"
-    # --- APSIS One (seeds apsis-one-*-export.txt) ---
-    apsis_section_count: int = 3  # sections on the account; over 25 -> 413 on export requests (seed)
-    apsis_pending_export_limit: int = 5  # pending exports per kind; reached -> 429 (seed)
-    apsis_export_size_limit: int = 5_000_000  # estimated cells (rows x columns / 20); over -> size error (seed)
+    # --- APSIS One ("APSIS One API: Request email event export", "... profile in segment event export") ---
+    apsis_section_count: int = 3  # sections on the account; over 25 -> 413 on email export requests
+    apsis_pending_export_limit: int = 5  # pending exports per kind; reached -> 429 (both export documents)
+    apsis_export_size_limit: int = 5_000_000  # estimated cells (rows x columns / 20); over -> size error
     apsis_download_url_ttl: int = 600  # seconds a file_download_url stays valid (emulator choice)
-    apsis_token_limit: int = 10  # token requests per virtual minute, then 429 (notes); 0: no limit (load tests)
-    # --- Netcore Email API (seed netcore-events-api.txt, notes netcore.md) ---
-    netcore_retention_days: int = 90  # "events data only for the last 90 days" (notes, get_stats)
-    netcore_v51_limit_default: int = 10  # v5.1 logs: param box and SDK say 10, the doc text 50 (notes §8)
-    netcore_v51_limit_max: int = 1000  # v5.1 logs: param box says 1000, the doc text 5000 (notes §8)
+    apsis_token_limit: int = 10  # token requests a virtual minute, then 429 ("APSIS One API: Limits"); 0: off
+    # --- Netcore Email API ("Netcore Email API: Events API" and its reference pages) ---
+    netcore_retention_days: int = 90  # "events data only for the last 90 days" ("Get stats")
+    netcore_v51_limit_default: int = 10  # v5.1 logs: param box and SDK say 10, the doc text 50 (reference)
+    netcore_v51_limit_max: int = 1000  # v5.1 logs: param box says 1000, the doc text 5000 (reference)
     netcore_scroll_ttl: int = 600  # virtual seconds a scroll id stays valid (emulator choice)
     netcore_download_ttl: int = 3600  # virtual seconds a Download Logs file lives once ready (emulator choice)
     netcore_download_max_events: int = 5_000_000  # larger downloads fail as too large (emulator choice)
     netcore_subaccounts: tuple[str, ...] = ("emulator-sub",)  # usernames the v6 sub-account header accepts
-    # --- ExpertSender (seed expertsender-get-subscriber-activity.txt, notes expertsender.md) ---
-    expertsender_csv_bom: bool = False  # clients strip a UTF-8 BOM; .NET writers may send one (notes §3)
-    expertsender_line_end: str = "crlf"  # crlf (.NET default) or lf (notes §3)
+    # --- ExpertSender ("ExpertSender API v2: Get subscriber activity" and its reference pages) ---
+    expertsender_csv_bom: bool = False  # clients strip a UTF-8 BOM; .NET writers may send one
+    expertsender_line_end: str = "crlf"  # crlf (.NET default) or lf
+    # The document's example asks gzip,deflate and gets a plain answer with Content-Length: plain unless set.
+    expertsender_gzip: bool = False
 
     def vendor_port(self, vendor: str) -> int:
         """Port of a vendor's own root-path listener (with --vendor-ports): main port + 1, 2, 3 unless set."""
@@ -131,6 +134,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     # ExpertSender
     "EMULATOR_EXPERTSENDER_CSV_BOM": ("expertsender_csv_bom", _bool),
     "EMULATOR_EXPERTSENDER_LINE_END": ("expertsender_line_end", str),
+    "EMULATOR_EXPERTSENDER_GZIP": ("expertsender_gzip", _bool),
     # Netcore
     "EMULATOR_NETCORE_RETENTION_DAYS": ("netcore_retention_days", int),
     "EMULATOR_NETCORE_V51_LIMIT_DEFAULT": ("netcore_v51_limit_default", int),

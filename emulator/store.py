@@ -71,6 +71,9 @@ JOURNAL_BUSY_TIMEOUT_S = 2.0
 JOURNAL_BATCH = 64
 JOURNAL_GATHER_S = 0.002
 JOURNAL_SETTLE_MAX_S = 2.0
+# A writer thread with nothing to write for this long leaves; the next entry starts another. So an app that is
+# no longer used (one per test, in-process) holds no thread, and its store and connections can be freed.
+JOURNAL_WRITER_IDLE_S = 5.0
 # How often a writer looks whether journal.db was replaced (clear_journal on a full disk); readers always do.
 JOURNAL_FILE_CHECK_S = 1.0
 
@@ -118,6 +121,9 @@ class Store:
         self.journal_failures = 0  # journal entries given up in this process (see append_journal)
         self._pending: list[list[Any]] = []  # this process's entries not written yet
         self._pending_lock = threading.Lock()
+        # Held for a whole flush: a flush (a reader's settle) that finds nothing waiting still waits for the one
+        # under way, whose entries were taken from the buffer but are not written yet.
+        self._flush_lock = threading.Lock()
         self._pending_pid: int | None = None
         self._journal_limit = 10_000
         self._run(lambda conn: conn.executescript(_SCHEMA))
@@ -229,6 +235,22 @@ class Store:
         )
         self._local.cache.kv[key] = json.loads(text)  # as stored, and not the caller's object
 
+    def add(self, key: str, delta: float, low: float, high: float) -> float | None:
+        """Add `delta` to a number kept under `key` (missing: 0) in one statement, so that concurrent adds are
+        never lost; the sum must lie in [low, high], else nothing changes and the answer is None."""
+        row = self._one(
+            "INSERT INTO kv (key, value) SELECT ?1, ?2 "
+            "WHERE ?2 BETWEEN ?3 AND ?4 OR EXISTS (SELECT 1 FROM kv WHERE key = ?1) "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value "
+            "WHERE CAST(value AS REAL) + excluded.value BETWEEN ?3 AND ?4 RETURNING value",
+            (key, float(delta), float(low), float(high)),
+        )
+        if row is None:
+            return None
+        value = float(row[0])
+        self._local.cache.kv[key] = value
+        return value
+
     def delete(self, key: str) -> None:
         self._do("DELETE FROM kv WHERE key = ?", (key,))
         self._local.cache.kv.pop(key, None)
@@ -302,6 +324,10 @@ class Store:
             self._pending.append(row)
             waiting = len(self._pending)
             self._pending_count(waiting)
+            start, self._writer_alive = not self._writer_alive, True
+        if start:
+            threading.Thread(target=self._journal_writer, args=(self._wake,), daemon=True,
+                             name="journal-writer").start()
         if waiting >= JOURNAL_BATCH:
             self.flush_journal()
         else:
@@ -315,23 +341,31 @@ class Store:
             handle.write(bytes(8))
         self._pending_file = open(self._pending_path, "r+b")  # noqa: SIM115 (open as long as the process)
         self._pending_map = mmap.mmap(self._pending_file.fileno(), 8)
-        threading.Thread(target=self._journal_writer, args=(self._wake,), daemon=True,
-                         name="journal-writer").start()
+        self._writer_alive = False  # started by the first entry (append_journal)
 
     def _pending_count(self, n: int) -> None:
         struct.pack_into("q", self._pending_map, 0, n)
 
     def _journal_writer(self, wake: threading.Event) -> None:
         while True:
-            wake.wait()
-            time.sleep(JOURNAL_GATHER_S)
-            wake.clear()
+            if wake.wait(JOURNAL_WRITER_IDLE_S):
+                time.sleep(JOURNAL_GATHER_S)
+                wake.clear()
+            else:
+                with self._pending_lock:  # idle: leave, unless an entry came in just now
+                    if not self._pending:
+                        self._writer_alive = False
+                        return
             self.flush_journal()
 
     def flush_journal(self) -> None:
         """Write this process's waiting entries now, in one transaction."""
         if self._pending_pid != os.getpid():
             return
+        with self._flush_lock:
+            self._flush_journal()
+
+    def _flush_journal(self) -> None:
         with self._pending_lock:
             rows, self._pending = self._pending, []
         if rows:

@@ -25,7 +25,7 @@ def gzip_stream(chunks: Iterable[bytes], level: int = 6) -> Iterator[bytes]:
 
     zlib releases the GIL while it deflates, so chunk k is compressed on a helper thread while the caller
     renders chunk k+1: an export costs about max(render, deflate) instead of their sum on two cores
-    (APSIS 41k rows at level 6: 0.27 -> 0.18 s). Calls stay in order on one compressor: same bytes."""
+    (docs/performance.md). Calls stay in order on one compressor: same bytes."""
     comp = zlib.compressobj(level, zlib.DEFLATED, 31)
     with ThreadPoolExecutor(1, thread_name_prefix="gzip") as pool:
         pending: Future[bytes] | None = None
@@ -45,6 +45,25 @@ def gzip_stream(chunks: Iterable[bytes], level: int = 6) -> Iterator[bytes]:
             if pending is not None:
                 pending.cancel()
     yield comp.flush()
+
+
+def known_length(chunks: Iterable[bytes], limit: int) -> tuple[int | None, Iterable[bytes]]:
+    """(length, chunks): a stream of at most `limit` bytes is read whole, so its length is known before the
+    first byte is sent (a Content-Length); a longer one is returned as a stream again, length None."""
+    it = iter(chunks)
+    held: list[bytes] = []
+    size = 0
+    for chunk in it:
+        held.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None, _chain(held, it)
+    return size, held
+
+
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from first
+    yield from rest
 
 
 def coalesce(chunks: Iterable[bytes], size: int = CHUNK_BYTES) -> Iterator[bytes]:
@@ -104,10 +123,9 @@ def csv_line(fields: Iterable[Any]) -> str:
 def utf8_text(text: str) -> str:
     """`text` as the Latin-1 characters of its UTF-8 bytes (ASCII stays as it is), for rows that
     line_stream(..., encoding="latin-1") writes out: put together from such pieces, a row stays one byte a
-    character however international its subject, and a chunk encodes as a copy. Plain text, one Hindi or
-    Japanese subject made the whole chunk two bytes a character (an en dash did too: 58% of a Netcore day's
-    rows) and its UTF-8 encoding a loop over characters. Warm rendering, callgrind: Netcore 22,250 -> 19,500
-    instructions a row, APSIS email export 23,340 -> 19,390."""
+    character however international its subject, and a chunk encodes as a copy. In plain text one Hindi or
+    Japanese subject (or an en dash) makes the whole chunk two bytes a character and its UTF-8 encoding a
+    loop over characters (docs/performance.md)."""
     return text if text.isascii() else text.encode().decode("latin-1")
 
 
@@ -117,8 +135,7 @@ def line_stream(header: Sequence[str] | None, lines: Iterable[str], *, line_end:
     lines are UTF-8 text, or with encoding="latin-1" put together from utf8_text pieces (the header, text
     as it is, is UTF-8 either way).
 
-    The same bytes as csv_stream; joining pre-rendered lines is 3-4x faster than csv.writer building each
-    row from a list (APSIS export: writerow was 40% of the time)."""
+    The same bytes as csv_stream, without csv.writer building each row from a list (docs/performance.md)."""
     if bom or header is not None:
         yield (("\ufeff" if bom else "") + (csv_line(header) + line_end if header is not None else "")).encode()
     parts: list[str] = []
@@ -189,9 +206,8 @@ def json_members(items: Iterable[tuple[str, Any]], after_others: bool = False, *
     """The members `"k":v` of a JSON object, comma-separated (and each preceded by one when they follow
     members written before), `batch` per chunk, fewer once a chunk passes CHUNK_BYTES (a member grows with
     an export's window: a profile holds its events; 256 profiles of 78 days at scale 4 made 14 MB): compact
-    UTF-8 JSON, as the json module writes it with ensure_ascii=False and separators (",", ":"). orjson
-    writes those bytes 4-5 times faster (APSIS profile export, 52k events: 0.57 -> 0.44 s);
-    test_writers_exports checks it against the json module."""
+    UTF-8 JSON, as the json module writes it with ensure_ascii=False and separators (",", ":"), written by
+    orjson for speed (docs/performance.md); test_writers_exports checks it against the json module."""
     dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS  # int keys become strings, as json.dumps does
     parts: list[bytes] = []
     size = 0

@@ -6,7 +6,8 @@ retention, ids that exist on the account. A `map_case` hook registered on the sc
 from the contract:
 
 - `x-emulator-values-from: {path, pointer | xpath}` on a parameter: its values come from a lookup the run
-  makes once at the start (JSON pointer with `*` for every array item, or an XPath into an XML answer);
+  makes once at the start (JSON pointer with `*` for every array item or a number for one, or an XPath into an
+  XML answer);
   `{name}` in the lookup path is filled with the first value found for the parameter of that name.
 - `x-emulator-positive-omit: [names]` on an operation: query parameters, headers or body fields left out of
   positive cases, because their valid values depend on account data the run does not look up.
@@ -66,6 +67,8 @@ def _pointer_values(doc: Any, pointer: str) -> list:
         for node in nodes:
             if part == "*" and isinstance(node, list):
                 nxt.extend(node)
+            elif part.isdigit() and isinstance(node, list):
+                nxt.extend(node[int(part):int(part) + 1])
             elif isinstance(node, Mapping) and part in node:
                 nxt.append(node[part])
         nodes = nxt
@@ -130,10 +133,10 @@ class Lookups:
     def _get(self, path: str) -> tuple[int, bytes]:
         headers, query = self._auth["headers"], self._auth["query"]
         if self._app is not None:
-            from werkzeug.test import Client
+            from . import in_process_client
 
-            response = Client(self._app).get(urlsplit(self._base).path + path, headers=headers,
-                                             query_string=query)
+            response = in_process_client(self._app).get(urlsplit(self._base).path + path, headers=headers,
+                                                        query_string=query)
             return response.status_code, response.get_data()
         import requests
 

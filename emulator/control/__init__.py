@@ -4,20 +4,26 @@ dashboard page at /_emulator/ui with its two assets (static/).
 Open on loopback; when the server listens beyond loopback every call but `GET health` needs the token
 from EMULATOR_CONTROL_TOKEN (header `X-Emulator-Token` or `Authorization: Bearer <token>`). A browser
 cannot set a header when it opens a page, so the dashboard and its assets (only they) also take `?token=`.
+
+Closed to other web sites: a request whose `Origin` is not this server is refused (a page elsewhere cannot
+reset a developer's sandbox), and on loopback a request must name a loopback host (`Host: 127.0.0.1`,
+`localhost`, `[::1]`) unless it carries the token (a DNS rebinding page names its own host).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 
 from .. import __version__, parallel
 from ..clock import format_rfc3339, parse_rfc3339
-from ..contracts import contract
+from ..contracts import contract, load, parse_json
 from ..core import Core
 from ..faults import ScenarioError
 
@@ -40,21 +46,65 @@ def ok(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json")
 
 
-@bp.before_request
-def _guard() -> Response | None:
-    settings = core().settings
-    if settings.loopback_only or (request.endpoint == "control.health" and request.method == "GET"):
+def loopback_host(host: str) -> bool:
+    """Whether a Host header names this machine: localhost (or a name under .localhost, RFC 6761), or a
+    loopback address such as 127.0.0.1 or [::1], with or without a port."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:name.find("]")] if "]" in name else name[1:]
+    elif name.count(":") == 1:
+        name = name.split(":")[0]
+    if name in ("localhost", "localhost.") or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _foreign_origin() -> str | None:
+    """The request's Origin when it is another site than this server (browsers send Origin on every
+    cross-site request but simple GETs), else None."""
+    origin = request.headers.get("Origin")
+    if origin is None:
         return None
-    if not settings.control_token:
-        return problem(403, "The control API is disabled: the server listens beyond loopback and "
-                            "EMULATOR_CONTROL_TOKEN is not set.")
+    parts = urlsplit(origin)
+    if parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower():
+        return None
+    return origin
+
+
+def _token_given() -> str:
     given = request.headers.get("X-Emulator-Token") or ""
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         given = given or auth[7:].strip()
     if request.endpoint in _UI_ENDPOINTS:
         given = given or request.args.get("token", "")
-    if not hmac.compare_digest(given.encode(), settings.control_token.encode()):
+    return given
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    settings = core().settings
+    origin = _foreign_origin()
+    if origin is not None:
+        return problem(403, f"Cross-site requests to the control API are refused (Origin {origin!r} is not this "
+                            "server).")
+    if request.endpoint == "control.health" and request.method == "GET":
+        return None
+    token = settings.control_token
+    given = _token_given()
+    valid = bool(token) and hmac.compare_digest(given.encode(), token.encode())
+    if settings.loopback_only:
+        if valid or loopback_host(request.host):
+            return None
+        return problem(403, f"The control API answers requests to a loopback host only (127.0.0.1, localhost, "
+                            f"[::1]), not {request.host!r}, unless they carry the control token.")
+    if not token:
+        return problem(403, "The control API is disabled: the server listens beyond loopback and "
+                            "EMULATOR_CONTROL_TOKEN is not set.")
+    if not valid:
         if request.endpoint in _UI_ENDPOINTS:
             return problem(401, "A valid control token is required: open the dashboard as "
                                 "/_emulator/ui?token=<EMULATOR_CONTROL_TOKEN>.")
@@ -67,12 +117,22 @@ def _json_body() -> tuple[dict[str, Any] | None, Response | None]:
     if not raw.strip():
         return {}, None
     try:
-        body = json.loads(raw)
-    except ValueError:
-        return None, problem(400, "The request body is not valid JSON.")
+        body = parse_json(raw)
+    except ValueError as exc:
+        return None, problem(400, f"The request body {exc}.")
     if not isinstance(body, dict):
         return None, problem(400, "The request body must be a JSON object.")
     return body, None
+
+
+@bp.get("/")
+def index() -> Response:
+    """The control API's index (the control base URL printed at start): its operations, from its contract."""
+    base = request.host_url.rstrip("/")
+    operations = [{"method": method.upper(), "path": path, "url": base + path, "summary": spec.get("summary", "")}
+                  for path, item in load("control.openapi.yaml")["paths"].items()
+                  for method, spec in item.items() if method in ("get", "post", "put", "delete")]
+    return ok({"name": "email-events-emulator control API", "version": __version__, "operations": operations})
 
 
 @bp.get("/health")

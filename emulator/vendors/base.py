@@ -7,6 +7,7 @@ any HTTP error (404, 405, bad input) into the vendor's error format instead of F
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -28,6 +29,38 @@ ErrorRenderer = Callable[[int, str], Response]
 
 DROP_FLAG = "emulator.drop"
 TRUNCATE_FLAG = "emulator.truncate"  # bytes of the body to send before the connection closes
+# Request bodies larger than this are refused with 413 before they are read (an emulator choice where a vendor
+# documents no limit: the contracts' largest valid body is a few kB).
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def body_too_large(app: Flask, limit: int) -> Callable[[], str | None]:
+    """Refuse a body over `limit` bytes without reading it whole: one that announces its length by its
+    Content-Length, before anything reads it; a chunked one by reading at most `limit` + 1 bytes of it (kept
+    for the view when it fits). Werkzeug's MAX_CONTENT_LENGTH alone would cut a chunked body at the limit
+    and hand the view its first part. The check answers the refusal's message, or None."""
+    app.config["MAX_CONTENT_LENGTH"] = limit
+    message = f"The request body exceeds the limit of {limit // 1024} kB."
+
+    def check() -> str | None:
+        length = request.content_length
+        if length is not None:
+            return message if length > limit else None
+        environ = request.environ
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return None
+        if not environ.get("wsgi.input_terminated"):
+            return None  # the server does not end the stream itself: Werkzeug reads none of it
+        stream, parts, held = environ["wsgi.input"], [], 0
+        while held <= limit and (part := stream.read(limit + 1 - held)):
+            parts.append(part)
+            held += len(part)
+        if held > limit:
+            return message
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(b"".join(parts)), str(held)
+        return None
+
+    return check
 
 
 class ConnectionDropped(ConnectionError):
@@ -163,10 +196,17 @@ class App(Flask):
         return synced
 
 
-def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask:
+def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body: int = MAX_BODY_BYTES) -> Flask:
     app = App(f"emulator.vendors.{name}")
     app.config["EMULATOR_CORE"] = core
     app.url_map.strict_slashes = False
+    oversized = body_too_large(app, max_body)
+
+    @app.before_request
+    def _body_size() -> Response | None:
+        # First: the HTTP layer refuses an oversized body before the API looks at the request.
+        message = oversized()
+        return render_error(413, message) if message else None
 
     @app.before_request
     def _faults() -> Response | None:
@@ -204,7 +244,8 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer) -> Flask
             response.headers[key] = value
         if decision.truncate_after_bytes is not None and response.status_code < 400:
             req.environ[TRUNCATE_FLAG] = decision.truncate_after_bytes
-        body = req.get_data(cache=True) if req.content_length else b""
+        # A refused body (over the limit) is never read: its size is all the journal would learn.
+        body = req.get_data(cache=True) if req.content_length and req.content_length <= max_body else b""
         core.record(vendor=name, method=req.method, path=req.path, query=req.args.items(multi=True) if req.query_string else (),
                     headers=req.headers.items(), body=body, status=response.status_code, fault=decision.rule)
         return response

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+Y2020_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
+
 # Canonical event types. Each vendor renders them in its own vocabulary and drops those it lacks.
 SENT = "sent"
 DELIVERED = "delivered"

@@ -36,6 +36,20 @@ def _free(port: int) -> bool:
             return False
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers, a worker's rendering processes)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
 def get_json(url: str, headers: dict | None = None, method: str = "GET", body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",
@@ -44,24 +58,31 @@ def get_json(url: str, headers: dict | None = None, method: str = "GET", body: d
         return json.loads(resp.read())
 
 
-@contextmanager
-def running_server(state_dir: Path, *args: str, env: dict | None = None, ports: int = 1) -> Iterator[str]:
+def start_server(state_dir: Path, *args: str, env: dict | None = None, ports: int = 1
+                 ) -> tuple[subprocess.Popen, str]:
+    """`serve` started on a free port, once its health answers: (the master process, its base URL)."""
     port = free_port(ports)
     cmd = [sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--state-dir", str(state_dir),
            "--log-level", "warning", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            get_json(base + "/_emulator/health")
+            return proc, base
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"server did not start:\n{proc.stdout.read() if proc.stdout else ''}") from None
+            time.sleep(0.05)
+
+
+@contextmanager
+def running_server(state_dir: Path, *args: str, env: dict | None = None, ports: int = 1) -> Iterator[str]:
+    proc, base = start_server(state_dir, *args, env=env, ports=ports)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                get_json(base + "/_emulator/health")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{proc.stdout.read() if proc.stdout else ''}")
-                time.sleep(0.05)
         yield base
     finally:
         proc.terminate()

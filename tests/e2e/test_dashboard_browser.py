@@ -98,7 +98,7 @@ def page(server, browser):
 
 
 def test_page_loads_with_every_section(page):
-    for testid in ("jobs-section", "scenario-section", "clock-section", "journal-section"):
+    for testid in ("connect-section", "jobs-section", "scenario-section", "clock-section", "journal-section"):
         assert page.find_element(By.CSS_SELECTOR, f"[data-testid='{testid}']").is_displayed()
     assert text_of(page, "clock-now").startswith("20")
     assert text_of(page, "scenario-active") == "default"
@@ -177,6 +177,28 @@ def test_journal_shows_vendor_requests_and_filters_by_vendor_and_status(page, se
     Select(page.find_element(By.ID, "journal-vendor")).select_by_value("")
     wait_until(page, lambda d: {"netcore", "apsis"} <= {r["vendor"] for r in journal_rows(d)},
                "clearing the filter did not bring every vendor back")
+
+
+def test_at_760_px_ids_stay_on_one_line_and_the_panels_say_what_a_user_needs(page, server):
+    """A narrow window (760 px) once broke a job id one character a line; the Netcore job is named as the CLI
+    names it ("download"); the connect panel gives the base URLs; the scenario's rule count shows once."""
+    job_id = _request_netcore_download(server)
+    page.set_window_size(760, 1000)
+    try:
+        wait_until(page, lambda d: job_state(d, job_id) is not None, "the job is not shown")
+        # The line boxes of the id's text: one per line it runs over.
+        lines = js(page, "const c = document.querySelector(`tr[data-job-id='${arguments[0]}'] "
+                         "[data-testid=job-id]`); const r = document.createRange(); r.selectNodeContents(c);"
+                         "return r.getClientRects().length", job_id)
+        assert lines == 1, f"the id runs over {lines} lines"
+        kind = js(page, "return document.querySelector(`tr[data-job-id='${arguments[0]}'] "
+                        "[data-testid=job-kind]`).textContent", job_id)
+        assert kind == "download"
+        connect = js(page, "return document.querySelector('[data-testid=connect-section]').textContent")
+        assert f"{server}/netcore" in connect and DEFAULT_NETCORE_API_KEY in connect
+        assert js(page, "return document.body.textContent.split(' rules)').length - 1") == 1
+    finally:
+        page.set_window_size(1400, 1000)
 
 
 def test_hour_and_day_buttons_move_the_clock_and_jobs_expire(page, server):

@@ -176,7 +176,7 @@ def healthcheck_commands(port: int) -> list[list[str]]:
     line = re.search(r"CMD (python -c .*)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
     dockerfile_cmd = [sys.executable, *shlex.split(line)[1:]]
     # README's GitHub Actions service: `--health-cmd "..."`, run by the container's shell.
-    readme = (ROOT / "README.md").read_text().split("\n### Docker\n", 1)[1].split("\n## ", 1)[0]
+    readme = (ROOT / "README.md").read_text()
     actions = re.search(r'--health-cmd "(.*)"$', readme, re.MULTILINE).group(1)
     actions_cmd = ["sh", "-c", actions.replace("python ", f"{shlex.quote(sys.executable)} ", 1)
                    .replace(":8080/", f":{port}/")]

@@ -15,26 +15,13 @@ from emulator.app import create_app
 from emulator.clock import parse_rfc3339
 from emulator.settings import DEFAULT_NETCORE_API_KEY, Settings
 
-from .server import get_json, running_server
+from .server import children, get_json, running_server
 
 pytestmark = pytest.mark.gunicorn
 
 NOW = "2026-03-10T12:00:00Z"
 WINDOW = {"start_date": "2026-03-07", "end_date": "2026-03-08"}  # two days at scale 1: forked (MIN_WORK)
 AUTH = {"Authorization": f"Bearer {DEFAULT_NETCORE_API_KEY}"}
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
 
 
 def _in_process_body(tmp_path) -> bytes:
@@ -60,7 +47,7 @@ def test_big_download_is_rendered_by_two_processes_and_is_byte_identical(tmp_pat
         assert health["export_processes"] == 2
         assert health["render_processes_started"] >= 2, "the download was rendered in the worker itself"
         assert health["render_process_peak_rss_mb"] > 0
-        assert _children(health["worker_pid"]) == [], "a rendering process outlived its export"
+        assert children(health["worker_pid"]) == [], "a rendering process outlived its export"
     assert body.count(b"\n") > 20_000
     assert hashlib.sha256(body).digest() == hashlib.sha256(_in_process_body(tmp_path)).digest()
 
@@ -85,6 +72,6 @@ def test_threaded_worker_forks_for_two_downloads_at_once(tmp_path):
             first, second = pool.map(fetch, urls)
         health = get_json(base + "/_emulator/health")
         assert health["render_processes_started"] >= 4
-        assert _children(health["worker_pid"]) == []
+        assert children(health["worker_pid"]) == []
     assert first == second
     assert hashlib.sha256(first).digest() == hashlib.sha256(_in_process_body(tmp_path)).digest()

@@ -1,6 +1,6 @@
 """The inlined send and engagement loops of the world generator draw exactly what the readable reference
 loops draw (issue 7: speed may not change a seed's data). The reference loops are kept here, written with
-the world's own helpers (`audience_member`, `send_outcome`, `_add`), and every shard is compared whole.
+the world's own helpers (`audience_member`, `send_state`, `send_outcome`, `received`, `_add`), and every shard is compared whole.
 """
 
 from __future__ import annotations
@@ -9,16 +9,22 @@ import pytest
 
 from emulator.world import model as m
 from emulator.world.catalog import DEVICES
-from emulator.world.world import ENGAGEMENT_WEIGHTS, HOUR_MS, World, _ShardBuilder
+from emulator.world.hashing import mix
+from emulator.world.world import DELIVERY_DELAY_MAX, ENGAGEMENT_WEIGHTS, HOUR_MS, World, _ShardBuilder
 
 Y2019_12_31 = 1_577_750_400_000  # the day before event_time existed: the pre-2020 branch of `_add`
 Y2026_03_08 = 1_772_928_000_000
 
 
 class ReferenceBuilder(_ShardBuilder):
+    """The send and engagement loops one recipient at a time, with the world's scalar rules: `audience`,
+    `send_state` (lifecycle.py), `send_outcome` and `received`."""
+
     def sends(self, msg, wave):
         for pos, r in self.w.audience(msg, wave.lo, wave.hi):
-            self.send(msg, wave, pos, r)
+            t = wave.start_ms + (pos - wave.lo) * wave.step_ms
+            roll = mix(self.w._prefix(40, msg.id) ^ r) % 10_000
+            self.send(msg, wave, pos, r, self.w.send_state(msg, r, t), roll)
 
     def engagement(self, msg, wave, k):
         w, rng = self.w, self.rng
@@ -29,10 +35,11 @@ class ReferenceBuilder(_ShardBuilder):
         for _ in range(count):
             pos = wave.lo + self.below(size)
             r = w.audience_member(msg, pos)
-            if r < 0 or w.send_outcome(msg, r)[0] != m.DELIVERED:
+            sent_ms = wave.start_ms + (pos - wave.lo) * wave.step_ms
+            if r < 0 or not w.received(msg, r, sent_ms):
                 continue
             if k == 0:
-                earliest = wave.start_ms + (pos - wave.lo) * wave.step_ms + 30_000
+                earliest = sent_ms + DELIVERY_DELAY_MAX + 1000
                 if earliest >= self.end:
                     continue
                 t = earliest + self.below(self.end - earliest)
@@ -52,7 +59,7 @@ class ReferenceBuilder(_ShardBuilder):
 
 
 def reference_shard(world: World, hour: int):
-    import emulator.world.world as world_module
+    import emulator.world.hours as world_module
 
     real = world_module._ShardBuilder
     world_module._ShardBuilder = ReferenceBuilder

@@ -7,7 +7,6 @@ are few and each checks several things; tests that need no inner run call the mo
 from __future__ import annotations
 
 import importlib.metadata
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from emulator.pytest_plugin import EmulatorStartError, start_server
+from tests.docs.markdown import all_blocks, blocks
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "pytest-plugin.md"
 
 # Checks of the handle, the markers and the reset, run in one inner session (test order matters: file order).
 CHECKS = r'''
@@ -138,12 +138,15 @@ def test_session_fixture_does_not_reset_2(email_events_emulator):
 
 
 def readme_example() -> str:
-    """The Python block of README's "## pytest plugin" section (one block: the complete example)."""
-    text = README.read_text()
-    section = text.split("\n## pytest plugin\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
-    assert len(blocks) == 1, "the plugin section holds exactly one Python block, the complete example"
-    return blocks[0]
+    """The block docs/pytest-plugin.md marks `<!-- run: pytest -->` (one block: the complete example)."""
+    found = [b.code for b in blocks(DOC) if b.mark == "run: pytest"]
+    assert len(found) == 1, "the plugin page holds exactly one complete example"
+    return found[0]
+
+
+def other_doc_examples() -> list[str]:
+    """The `<!-- run: pytest -->` blocks of the other pages (the README's short one)."""
+    return [b.code for b in all_blocks() if b.mark == "run: pytest" and b.page != "docs/pytest-plugin.md"]
 
 
 def test_registered_by_entry_point():
@@ -169,9 +172,13 @@ def test_fixtures_markers_and_readme_example(pytester):
     example = readme_example()
     for vendor in ("apsis", "expertsender", "netcore"):
         assert f"def test_{vendor}" in example
-    pytester.makepyfile(test_readme_example=example, test_checks=CHECKS)
+    others = other_doc_examples()
+    assert others, "the README's plugin example"
+    pytester.makepyfile(test_readme_example=example, test_checks=CHECKS,
+                        **{f"test_doc_example_{n}": code for n, code in enumerate(others)})
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=example.count("\ndef test_") + CHECKS.count("\ndef test_"))
+    tests = [example, CHECKS, *others]
+    result.assert_outcomes(passed=sum(("\n" + code).count("\ndef test_") for code in tests))
 
 
 def test_options_ini_and_start_up_scenario(pytester):

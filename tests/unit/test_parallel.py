@@ -140,3 +140,22 @@ def test_a_process_that_dies_without_a_word_fails_the_export_instead_of_hanging(
     with pytest.raises(ExportProcessError, match="died"):
         b"".join(render_blocks(BLOCKS, render, 2))
     assert all(_reaped(pid) for pid in forks)
+
+
+def test_pipes_numbered_past_1024_are_read(forks):
+    """A serving process with many open files (connections, state files) gets pipe numbers of 1024 and up,
+    which select() refuses ("filedescriptor out of range"): the export must still be rendered, whole."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"the open-file limit ({soft}) is too low to reach descriptor 1024")
+    held = []
+    try:
+        while not held or held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        expected = b"".join(b"".join(_render(block)) for block in BLOCKS)
+        assert b"".join(render_blocks(BLOCKS, _render, 2)) == expected
+    finally:
+        for fd in held:
+            os.close(fd)

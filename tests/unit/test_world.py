@@ -98,8 +98,12 @@ def test_event_times_never_precede_the_send_of_their_message(world):
 
 
 def test_opens_and_clicks_go_only_to_delivered_recipients(world):
+    checked = 0
     for e in world.events(DAY, DAY + DAY_MS, types=(m.OPENED, m.CLICKED)):
-        assert world.send_outcome(world.message(e.message_id), e.recipient)[0] == m.DELIVERED
+        msg = world.message(e.message_id)
+        assert world.received(msg, e.recipient, world.send_time(msg, e.recipient))
+        checked += 1
+    assert checked > 500
 
 
 def test_type_specific_details(world):

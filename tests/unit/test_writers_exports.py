@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import uuid
 
 import pytest
 
@@ -123,15 +124,21 @@ def test_job_is_pending_until_ready_then_expires(core, exports):
     assert exports.get(job.id).request == {"start_at": "x"}
 
 
-def test_job_ids_are_reproducible_per_run_and_unique(tmp_path):
+def test_job_ids_never_repeat_after_reset_and_are_not_derived_from_each_other(tmp_path):
+    """Issue 21: ids must never repeat within a state dir (a reset once made an old signed Netcore download
+    URL serve another job's file) and must not be guessable from each other: two servers of the same seed
+    give different ids, and ids keep the UUID shape APSIS and Netcore use."""
     from emulator.core import build_core
     from emulator.settings import Settings
 
-    def ids(sub):
-        e = build_core(Settings(state_dir=str(tmp_path / sub))).exports
-        return [e.create("apsis", "k", {}, estimated_events=0, ttl=1).id for _ in range(3)]
-
-    assert ids("a") == ids("b") and len(set(ids("c"))) == 3
+    core = build_core(Settings(state_dir=str(tmp_path / "a")))
+    before = [core.exports.create("apsis", "k", {}, estimated_events=0, ttl=1).id for _ in range(3)]
+    core.reset()
+    after = [core.exports.create("apsis", "k", {}, estimated_events=0, ttl=1).id for _ in range(3)]
+    other = build_core(Settings(state_dir=str(tmp_path / "b"))).exports
+    elsewhere = [other.create("apsis", "k", {}, estimated_events=0, ttl=1).id for _ in range(3)]
+    assert len(set(before + after + elsewhere)) == 9
+    assert all(str(uuid.UUID(i)) == i for i in before + after)
 
 
 @pytest.mark.parametrize("modifiers, state_after_ready", [

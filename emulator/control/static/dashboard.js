@@ -92,8 +92,17 @@
   }
 
   function describeSelected() {
+    // The rule count is shown once, beside the active scenario; the library entry shows its description.
     const chosen = library.find((s) => s.name === $("scenario-select").value);
-    $("scenario-description").textContent = chosen ? `${chosen.description} (${chosen.rules} rules)` : "";
+    $("scenario-description").textContent = chosen ? chosen.description : "";
+  }
+
+  // Export kinds by the names the CLI (`generate VENDOR KIND`) and the docs use, not the store's.
+  const KIND_NAMES = { "apsis/email_events": "email-events", "apsis/profile_events": "profile-events",
+                       "netcore/logs": "download" };
+
+  function kindName(job) {
+    return KIND_NAMES[`${job.vendor}/${job.kind}`] || String(job.kind).replace(/_/g, "-");
   }
 
   function renderJobs(jobs) {
@@ -102,13 +111,13 @@
                                   "data-state": job.state, class: `state-${job.state}` });
       tr.append(
         el("td", job.vendor, { "data-testid": "job-vendor" }),
-        el("td", job.kind, { "data-testid": "job-kind" }),
-        el("td", job.id, { "data-testid": "job-id", class: "mono" }),
+        el("td", kindName(job), { "data-testid": "job-kind" }),
+        el("td", job.id, { "data-testid": "job-id", class: "mono id" }),
         el("td", job.state, { "data-testid": "job-state", class: "state" }),
         el("td", timeLeft(job), { "data-testid": "job-time-left" }),
-        el("td", job.created_at, { class: "mono" }),
-        el("td", job.ready_at, { class: "mono" }),
-        el("td", job.expires_at, { class: "mono" }),
+        el("td", job.created_at, { class: "mono time" }),
+        el("td", job.ready_at, { class: "mono time" }),
+        el("td", job.expires_at, { class: "mono time" }),
       );
       return tr;
     });
@@ -134,12 +143,12 @@
                                   "data-status": entry.status });
       const path = entry.query ? `${entry.path}?${entry.query}` : entry.path;
       tr.append(
-        el("td", entry.at, { class: "mono" }),
+        el("td", entry.at, { class: "mono time" }),
         el("td", entry.vendor, { "data-testid": "journal-vendor-cell" }),
         el("td", entry.method, { "data-testid": "journal-method" }),
-        el("td", path, { "data-testid": "journal-path", class: "mono" }),
+        el("td", path, { "data-testid": "journal-path", class: "mono path" }),
         el("td", entry.status, { "data-testid": "journal-status-cell", class: `status-${String(entry.status)[0]}xx` }),
-        el("td", entry.fault || "", { "data-testid": "journal-fault" }),
+        el("td", entry.fault || "", { "data-testid": "journal-fault", class: "fault" }),
       );
       return tr;
     });
@@ -159,7 +168,8 @@
       renderScenario(scenario, scenarios.items);
       renderJobs(jobs);
       renderJournal(journal);
-      $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      // UTC like every other time on the page; real time, as the virtual clock is shown on its own.
+      $("updated").textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC (real time)`;
       body.dataset.loaded = "true";
       showError("");
     } catch (error) {

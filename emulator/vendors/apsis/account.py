@@ -4,6 +4,7 @@ topics and activities, with the ids and discriminators that also appear in the e
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from ...world import model as m
 from ...world.catalog import Attribute, EventType, MailingList, Section, Segment, Tag, slug
 from ...world.hashing import alnum, h, uuid_from
 from ...world.model import Event, Message, Recipient
-from ...world.world import DAY_MS, World
+from ...world.world import DAY_MS, PLATFORM_REMOVALS, World
 from .errors import Problem
 
 # Canonical event -> the export's `type` (seed 1: SENT, DELIVERED, OPENED, CLICKED, BOUNCED, UNSUBSCRIBED,
@@ -50,6 +51,13 @@ EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     m.COMPLAINED: (("activity_id", "integer"), ("split_id", "integer"), ("abuse_section", "string")),
 }
 RECENT_DAYS = 30  # "recent activities": sent in the last 30 days (emulator choice)
+
+
+@dataclass(frozen=True)
+class ConsentList:
+    discriminator: str
+    name: str
+    topics: tuple[MailingList, ...]  # a topic per mailing list: its `topic` discriminator and its name
 
 
 def iso(ms: int) -> str:
@@ -140,6 +148,31 @@ class Account:
             )
         return seg
 
+    # --- consent lists and topics ----------------------------------------------------------
+    def consent_lists(self, section: Section) -> list[ConsentList]:
+        """A section's consent lists: one, holding a topic per mailing list of the section, so that every
+        `unsubscribe_topic` of an event resolves in the event's section (an activity's section is its
+        list's). Discriminators follow usercreated.targets.<slug>-<10> (notes, section 4)."""
+        topics = tuple(lst for lst in self.cat.lists if lst.section == section.index)
+        if not topics:
+            return []
+        name = f"{section.name} email consent"
+        disc = f"usercreated.targets.{slug(name)}-{alnum(h(self.core.settings.seed, 600, section.index), 10)}"
+        return [ConsentList(disc, name, topics)]
+
+    def consent_list(self, section: Section, discriminator: str) -> ConsentList:
+        for cl in self.consent_lists(section):
+            if cl.discriminator == discriminator:
+                return cl
+        raise Problem(404, f"Consent list {discriminator!r} was not found in section "
+                           f"{section.discriminator!r}.")
+
+    def segment_by_discriminator(self, discriminator: str) -> Segment:
+        seg = next((s for s in self.cat.segments if s.discriminator == discriminator), None)
+        if seg is None:
+            raise Problem(404, f"Segment {discriminator!r} was not found.")
+        return seg
+
     def topic_of_list(self, list_id: int) -> str:
         lst = self.world.lists_by_id.get(list_id)
         return lst.topic if lst else ""
@@ -217,7 +250,7 @@ class Account:
         for event in world.events(start_ms, end_ms, types):
             if event.channel != m.EMAIL or event.message_id == 0:
                 continue
-            if event.type == m.UNSUBSCRIBED and event.reason == "UserUnknown":
+            if event.type == m.UNSUBSCRIBED and event.reason in PLATFORM_REMOVALS:
                 continue  # the platform's own removal after a bounce, not an email event
             msg = world.message(event.message_id)
             if sections is not None and msg.section not in sections:

@@ -33,13 +33,18 @@ def invalid(field: str, rule: str) -> Problem:
     return Problem(400, f"{field}: {rule}", "Validation error")
 
 
+UTC_RULE = "must be an RFC 3339 date-time in UTC such as 2026-01-31T00:00:00Z"
+
+
 def parse_time_ms(value: str, field: str) -> int:
-    """RFC 3339 date-time (seed 1: "date-time in RFC 3339, section 5.6 in the UTC variant") to epoch ms."""
+    """RFC 3339 date-time "in the UTC variant" (APSIS One API: Request email event export) to epoch ms:
+    the offset must denote UTC (Z, or +00:00); another offset is refused as the rule says."""
     try:
         moment = parse_rfc3339(value)
-    except (ValueError, TypeError):
-        rule = f"must be an RFC 3339 date-time in UTC such as 2026-01-31T00:00:00Z, got {value!r}"
-        raise invalid(field, rule) from None
+    except (ValueError, TypeError, OverflowError):
+        moment = None
+    if moment is None or moment.utcoffset() or value.rstrip().endswith("-00:00"):
+        raise invalid(field, f"{UTC_RULE}, got {value!r}")  # -00:00: "offset unknown" (RFC 3339 4.3)
     return int(moment.timestamp() * 1000)
 
 
@@ -49,6 +54,8 @@ def add_months(ms: int, months: int) -> int:
     year, month = divmod(moment.month - 1 + months, 12)
     year += moment.year
     month += 1
+    if year > 9999:  # past the calendar's end: three months are at most 92 days
+        return ms + 92 * 86_400_000
     days = [
         31,
         29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,

@@ -70,7 +70,9 @@ def profiles(acc: Account, request: dict[str, Any], chunk: list[int],
         for spec in request["attributes"]
     ]
     tag_ids = [t["id"] for t in request["tags"]]
-    topics = [(lst.topic, lst.id) for topic in request["topics"] for lst in cat.lists if lst.topic == topic]
+    topics = [(lst.topic, lst.id, lst.section) for topic in request["topics"] for lst in cat.lists
+              if lst.topic == topic]
+    slots, at = len(cat.sections), request.get("at_ms", request["until_ms"])
     for r in chunk:
         person = world.recipient(r)
         attrs: dict[str, Any] = {}
@@ -81,18 +83,23 @@ def profiles(acc: Account, request: dict[str, Any], chunk: list[int],
         for tag_id in tag_ids:
             if world.has_tag(tag_id, r):
                 attrs[str(tag_id)] = {"value": None}  # seed 2: "For tags the value is always null"
-        section: dict[str, Any] = {"attributes": attrs}
-        if request["events"]:
-            section["events"] = orjson.Fragment("[" + ",".join(events.get(r, ())) + "]")
-        if topics:
-            section["topics"] = {
-                topic: {"subscribed": world.in_list(list_id, r)} for topic, list_id in topics
-            }
-        yield world.profile_key(r), {"sections": {cat.sections[person.section].id: section}}
+        sections: dict[str, Any] = {}
+        for index in world.profile_sections(r):
+            # seed 2: each section holds the profile's attributes and tags, and its own events and topics
+            section: dict[str, Any] = {"attributes": attrs}
+            if request["events"]:
+                section["events"] = orjson.Fragment("[" + ",".join(events.get(r * slots + index, ())) + "]")
+            own = [(topic, list_id) for topic, list_id, at in topics if at == index]
+            if own:  # a topic's state when the export was requested
+                section["topics"] = {topic: {"subscribed": world.subscribed(list_id, r, at)}
+                                     for topic, list_id in own}
+            sections[cat.sections[index].id] = section
+        yield world.profile_key(r), {"sections": sections}
 
 
 def _events_by_profile(acc: Account, request: dict[str, Any]) -> dict[int, list[str]]:
-    """Requested events of the request's window, grouped by recipient, in time order, each as its JSON."""
+    """Requested events of the request's window, grouped by recipient and section (key: recipient times
+    the number of sections, plus the section of the event's activity), in time order, each as its JSON."""
     return next(_grouped_runs(acc, request, None))
 
 
@@ -128,8 +135,9 @@ def _render_events(acc: Account, type_ids: dict[str, Any], picked: list[tuple[Ev
     # Correlation ids all at once (numpy; a retry repeats its event's, seed 2): 52k events, 0.44 -> 0.37 s.
     ids = acc.world.correlation_ids_of([event for event, _ in picked])
     dumps = orjson.dumps
+    slots = len(acc.cat.sections)
     for k, (event, msg) in enumerate(picked):
-        out[event.recipient].append(dumps({
+        out[event.recipient * slots + msg.section].append(dumps({
             "correlationId": ids[36 * k:36 * k + 36],
             "sourceEventTime": event.source_ts,
             "typeId": type_ids[event.type],
@@ -148,14 +156,15 @@ def _scan_blocks(start_ms: int, until_ms: int, estimated_events: int) -> list[tu
 def _spill(acc: Account, request: dict[str, Any], block: int, window: tuple[int, int], starts: list[int],
            path: str) -> Iterator[bytes]:
     """Write the events of `window` to `path` in runs of about RUN_EVENTS events, each run a line per
-    recipient in recipient order ("recipient event,event,...": orjson escapes every newline); yield per run
-    its record for the index: the block, the byte offsets where each bucket's recipients start, and the
-    run's end (len(starts) + 2 int64)."""
+    recipient and section in recipient order ("key event,event,...", the key of _events_by_profile: orjson
+    escapes every newline); yield per run its record for the index: the block, the byte offsets where each
+    bucket's recipients start, and the run's end (len(starts) + 2 int64)."""
+    slots = len(acc.cat.sections)
     with open(path, "wb") as f:
         for grouped in _grouped_runs(acc, dict(request, start_ms=window[0], until_ms=window[1]), RUN_EVENTS):
             record = array("q", [block])
             for r in sorted(grouped):
-                while len(record) <= len(starts) and starts[len(record) - 1] <= r:
+                while len(record) <= len(starts) and starts[len(record) - 1] * slots <= r:
                     record.append(f.tell())
                 f.write(f"{r} {','.join(grouped.pop(r))}\n".encode())  # each recipient's text freed once written
             record.extend([f.tell()] * (len(starts) + 2 - len(record)))
@@ -202,14 +211,14 @@ def no_temporary_directory() -> str | None:
 
 
 def json_file(acc: Account, request: dict[str, Any], processes: int = 1) -> Iterator[bytes]:
-    """The file, one bucket of recipients after another (see the module's note)."""
+    """The file, one bucket of recipients after another (see the module's note).
+
+    A file that spills writes its temporary files here, before the first byte: a full or unwritable
+    $TMPDIR raises OSError (or ExportProcessError from a rendering process) to the caller, who can still
+    answer an error instead of a 200 that stops midway."""
     people = members(acc, request)
-    yield b"{"
     if not spills(request) or not people:  # grouped in memory, in one scan (none without profiles)
-        events = _events_by_profile(acc, request) if people and request["events"] else {}
-        yield from json_members(profiles(acc, request, people, events))
-        yield b"}"
-        return
+        return _in_memory(acc, request, people)
     estimated = request["estimated_event_rows"]
     parts = buckets(people, estimated)
     start, until = request["start_ms"], request["until_ms"]
@@ -223,15 +232,32 @@ def json_file(acc: Account, request: dict[str, Any], processes: int = 1) -> Iter
             range(len(blocks)),
             lambda b: _spill(acc, request, b, blocks[b], starts, os.path.join(spill_dir, str(b))),
             scan_processes))
-        flat = array("q")
-        flat.frombytes(raw)
-        width = len(parts) + 2
-        runs = [flat[k : k + width] for k in range(0, len(flat), width)]
-        write_processes = processes if worth_forking(processes, estimated, len(parts)) else 1
+    except BaseException:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        raise
+    flat = array("q")
+    flat.frombytes(raw)
+    width = len(parts) + 2
+    runs = [flat[k : k + width] for k in range(0, len(flat), width)]
+    write_processes = processes if worth_forking(processes, estimated, len(parts)) else 1
+    return _from_spill(acc, request, parts, spill_dir, runs, write_processes)
+
+
+def _in_memory(acc: Account, request: dict[str, Any], people: list[int]) -> Iterator[bytes]:
+    yield b"{"
+    events = _events_by_profile(acc, request) if people and request["events"] else {}
+    yield from json_members(profiles(acc, request, people, events))
+    yield b"}"
+
+
+def _from_spill(acc: Account, request: dict[str, Any], parts: list[list[int]], spill_dir: str,
+                runs: list[array], processes: int) -> Iterator[bytes]:
+    try:
+        yield b"{"
         yield from render_blocks(
             range(len(parts)),
             lambda i: json_members(profiles(acc, request, parts[i], _read_bucket(spill_dir, i, runs)), i > 0),
-            write_processes)
+            processes)
+        yield b"}"
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
-    yield b"}"

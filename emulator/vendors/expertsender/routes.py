@@ -7,9 +7,10 @@ from flask import Flask, Response
 
 from ...core import Core
 from ..base import make_vendor_app
-from . import views
+from . import reports, views
 from .errors import api_error
 from .params import BadRequest
+from .timezone import timezone_cookie
 
 ROUTES = (
     ("/Api/Activities", views.activities),
@@ -21,6 +22,9 @@ ROUTES = (
     ("/Api/Messages/<message_id>", views.one_message),
     ("/Api/MessageStatistics/<message_id>", views.message_statistics),
     ("/Api/Bounces", views.bounces),
+    ("/Api/SummaryStatistics", reports.summary_statistics),
+    ("/Api/RemovedSubscribers", reports.removed_subscribers),
+    ("/Api/Segments", reports.segments),
 )
 
 
@@ -29,6 +33,16 @@ def create_app(core: Core) -> Flask:
     for path, view in ROUTES:
         for prefix in ("/v2", ""):
             app.add_url_rule(prefix + path, f"{view.__name__}{prefix}{path.count('<')}", view, methods=["GET"])
+
+    cookie = timezone_cookie(core.settings.expertsender_timezone)
+
+    @app.after_request
+    def _timezone(response: Response) -> Response:
+        # Every response example of the seed (all 200s, Get subscriber activity) carries the business unit's
+        # zone; errors are sent without it (no error example shows their headers: contract assumption).
+        if response.status_code < 300:
+            response.headers["Set-Cookie"] = cookie
+        return response
 
     @app.errorhandler(BadRequest)
     def _bad_request(exc: BadRequest) -> Response:

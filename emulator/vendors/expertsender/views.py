@@ -16,7 +16,7 @@ from ...parallel import csv_blocks, plan
 from ...world import bounce_kind
 from ...world import model as m
 from ...world.world import hour_windows
-from ...writers import coalesce, csv_stream, gzip_stream
+from ...writers import coalesce, csv_stream, gzip_stream, known_length
 from .activities import ActivityQuery, bounce_reason, lines, local_day, window
 from .columns import FLAGS, SYSTEM_TAGS, TAG_TYPES
 from .params import BadRequest, check
@@ -26,6 +26,9 @@ from .xml import data_response
 # 20,000 sends: 3.5 s; one hour holds a third of its sends).
 SEND_BLOCK = 20_000
 INVALID_KEY = "Supplied API key is invalid."  # ExpertSender notes: 403 for a wrong API key
+# A CSV answer up to this size is rendered before it is sent, so it carries a Content-Length as the seed's
+# examples do (and a client that needs one to see a body gets it); a larger one streams chunked.
+KNOWN_LENGTH_LIMIT = 1 << 20
 
 
 def core() -> Core:
@@ -44,8 +47,10 @@ def authorize() -> None:
 
 def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None,
                  query: ActivityQuery | None = None) -> Response:
-    """Streamed CSV (rows as field lists, or an Activities query's lines, hour by hour and on several cores
-    for a big day) with the configured BOM and line end; gzip when the client accepts it."""
+    """CSV (rows as field lists, or an Activities query's lines, hour by hour and on several cores for a big
+    day) with the configured BOM and line end. Plain by default, as in the seed's examples (the request
+    says `Accept-Encoding: gzip,deflate`, the answer has no Content-Encoding and a Content-Length); gzip
+    for a client that accepts it only with EMULATOR_EXPERTSENDER_GZIP. Content-Length when small."""
     c = core()
     settings = c.settings
     line_end = "\n" if settings.expertsender_line_end == "lf" else "\r\n"
@@ -62,17 +67,22 @@ def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None
     else:
         chunks = coalesce(csv_stream(header, body_rows or iter(()), line_end=line_end, bom=bom))
     response = Response(content_type="text/csv; charset=utf-8")
-    if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+    if settings.expertsender_gzip and "gzip" in request.headers.get("Accept-Encoding", "").lower():
         chunks = gzip_stream(chunks, settings.gzip_level)
         response.headers["Content-Encoding"] = "gzip"
-    response.headers["Vary"] = "Accept-Encoding"
+        response.headers["Vary"] = "Accept-Encoding"
     response.headers["Cache-Control"] = "private"
-    response.response = chunks
+    whole, response.response = known_length(chunks, KNOWN_LENGTH_LIMIT)
+    if whole is not None:
+        response.headers["Content-Length"] = str(whole)
     return response
 
 
 # --- Activities ------------------------------------------------------------------------------------
 def activities(message_id: str | None = None) -> Response:
+    """Get subscriber activity. The seed's own example `GET /v2/Api/Activities/145408?...&type=Opens`
+    answers rows of MessageId 147849: the path id is not a filter (its meaning is not documented), so it
+    is checked as an integer and otherwise ignored."""
     authorize()
     path = "/v2/Api/Activities" + ("/{id}" if message_id is not None else "")
     values = check("GET", path, request.args, {"id": message_id} if message_id is not None else None)
@@ -86,8 +96,7 @@ def activities(message_id: str | None = None) -> Response:
     query = ActivityQuery(
         activity=activity, day=date.fromisoformat(values["date"]), channel=values.get("channel", "Email"),
         extended=values.get("columns", "Standard") == "Extended",
-        flags={flag: bool(values.get(flag, False)) for flag in FLAGS}, tags=tags,
-        message_id=values.get("id"), until_ms=core().clock.now_ms())
+        flags={flag: bool(values.get(flag, False)) for flag in FLAGS}, tags=tags, until_ms=core().clock.now_ms())
     return csv_response(query.header(), query=query)
 
 
@@ -176,7 +185,10 @@ def one_message(message_id: str) -> Response:
 
 
 def message_statistics(message_id: str) -> Response:
-    """Counters equal the counts of the message's Activities rows over the same business-unit days."""
+    """Counters equal the counts of the message's Activities rows over the same business-unit days; each kind
+    of removal under its own counter: Unsubscribes are the recipients' own removals (reason Subscriber), a
+    complaint's removal counts under Complaints and a bounce's under Bounced. Only the hours a message's
+    events can fall in are read (World.message_span), whatever the range asked."""
     authorize()
     values = check("GET", "/v2/Api/MessageStatistics/{id}", request.args, {"id": message_id})
     msg = _message(values["id"])
@@ -185,10 +197,14 @@ def message_statistics(message_id: str) -> Response:
     else:  # the whole life of the message: its send day and the two engagement days after it
         send_day = datetime.fromtimestamp(msg.send_ms / 1000, tz()).date()
         start, end = local_day(send_day, tz())[0], local_day(send_day + timedelta(days=3), tz())[0]
+    world = core().world
+    first, last = world.message_span(msg)
     counts: Counter[str] = Counter()
     openers, clickers = set(), set()
-    for e in core().world.events(start, min(end, core().clock.now_ms())):
+    for e in world.events(max(start, first), min(end, last, core().clock.now_ms()), _STATISTICS_TYPES):
         if e.message_id != msg.id or e.duplicate:
+            continue
+        if e.type == m.UNSUBSCRIBED and e.reason != "Subscriber":
             continue
         counts[e.type] += 1
         if e.type == m.OPENED:
@@ -201,6 +217,9 @@ def message_statistics(message_id: str) -> Response:
         ("UniqueClicks", len(clickers)), ("Clickers", len(clickers)), ("Complaints", counts[m.COMPLAINED]),
         ("Unsubscribes", counts[m.UNSUBSCRIBED]),
     ])
+
+
+_STATISTICS_TYPES = (m.SENT, m.BOUNCED, m.DELIVERED, m.OPENED, m.CLICKED, m.COMPLAINED, m.UNSUBSCRIBED)
 
 
 _BOUNCE_REASON_CODES = {"UserUnknown": 1, "MailboxFull": 2, "Blocked": 3, "Unknown": 6, "Other": 7, "OutOfOffice": 7}
@@ -221,7 +240,8 @@ def bounces() -> Response:
         for e in world.events(window[0], until, (m.BOUNCED,)):
             if e.duplicate or (channel != "All" and (e.channel == m.SMS) != (channel == "SmsMms")):
                 continue
-            reason, diagnostic = bounce_reason(e.bounce_code)
+            sms = e.channel == m.SMS
+            reason, diagnostic = bounce_reason(e.bounce_code, sms)
             kind = _BOUNCE_TYPES[bounce_kind(e.bounce_code)]
             if reason_code is not None and _BOUNCE_REASON_CODES[reason] != reason_code:
                 continue
@@ -229,8 +249,7 @@ def bounces() -> Response:
                 continue
             person = world.recipient(e.recipient)
             stamp = datetime.fromtimestamp(e.ts // 1000, zone).strftime("%Y-%m-%d %H:%M:%S")
-            sms = e.channel == m.SMS
             yield [stamp, "" if sms else person.email, person.phone if sms else "",
-                   diagnostic.split(" ")[1] if diagnostic else "", reason, kind]
+                   diagnostic.split(" ")[1] if diagnostic and not sms else "", reason, kind]
 
     return csv_response(["Date", "Email", "Phone", "BounceCode", "BounceReason", "BounceType"], body())

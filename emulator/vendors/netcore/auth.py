@@ -1,4 +1,4 @@
-"""Credentials: v5.1 sends the key in an `api_key` header (underscore, notes §2), v6 sends
+"""Credentials: v5 and v5.1 send the key in an `api_key` header (underscore, notes §2), v6 sends
 `Authorization: Bearer <key>` (notes §2, get-events-1) and may name a sub-account in a header whose real
 name the notes did not find (emulator choice: `subaccount`)."""
 

@@ -42,7 +42,10 @@ def midnight_ms(core: Core, day: date) -> int:
 
 def end_of_day_ms(core: Core, last: date) -> int:
     """The end of `last` (exclusive), for a window; far-future end dates are capped (nothing happens there)."""
-    return midnight_ms(core, min(last, today(core) + timedelta(days=3660)) + timedelta(days=1))
+    last = min(last, today(core) + timedelta(days=min(3660, (date.max - today(core)).days)))
+    if last == date.max:  # the calendar's last day has no next midnight to name
+        return midnight_ms(core, last) + 86_400_000
+    return midnight_ms(core, last + timedelta(days=1))
 
 
 def parse_date(value: str, field: str) -> date:

@@ -98,7 +98,8 @@ def file(request_id: str) -> Response:
     c = core()
     values = checked("GET", "/v6/logs/download/{request_id}/file", request_id=request_id)
     job = _job(c, request_id)
-    if not hmac.compare_digest(values["signature"], signature(c, job.id)):
+    # Bytes, not str: compare_digest refuses a str with non-ASCII characters.
+    if not hmac.compare_digest(values["signature"].encode(), signature(c, job.id).encode()):
         raise NetcoreError(403, "The download URL is not valid: use download_url from the status answer",
                            [{"field": "signature", "message": "does not match this download"}])
     state = job.state(c.clock.now())

@@ -1,19 +1,25 @@
-"""The one filtered event iterator: stats, logs and the download are all built from `rows()`.
+"""The one filtered event matcher: stats, logs and the download all select their rows with `_Matcher`.
 
 That is what keeps them consistent (issue 6, "Consistency"): a stats counter counts the rows that the
-logs list for the same window and events filter, and a download file holds exactly those rows.
+logs list for the same window and events filter, and a download file holds exactly those rows. Stats
+count and the download lists `rows()` (event-time order: a download renders hour by hour, on several cores
+for a big file); Fetch Event Logs lists `sent_rows()`, in the order of `sort` (by sent time).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from ...core import Core
 from ...world import HOUR_MS
 from ...world.model import Event, Message
-from ...world.world import ENGAGEMENT_HOURS
+from ...world.world import ENGAGEMENT_HOURS, World
 from . import vocab
 
 
@@ -218,3 +224,129 @@ def _hour_events(core: Core, q: Query, match: _Matcher, until_ms: int, after: tu
     for hour in only_hours if only_hours is not None else _in_order(q, _hours(core, match, lo, hi)):
         events = world.hour_events(hour, lo, hi, match.types)
         yield reversed(events) if q.sort == "desc" else events  # one shard in memory at most
+
+
+# --- the order of `sort`: by sent time ----------------------------------------------------------------
+class SendGroup(NamedTuple):
+    """The matching messages requested at one moment (their requestedTime), and the hours of the window
+    that can hold their rows (ascending)."""
+
+    send_ms: int
+    message_ids: frozenset[int]
+    hours: tuple[int, ...]
+
+
+Position = tuple[int, int, int]  # (sent time, event time, seq) of a row: its place in the order of `sort`
+
+
+def send_groups(core: Core, q: Query, until_ms: int) -> list[SendGroup]:
+    """The send groups with rows in [start, min(end, until_ms)), in the query's order (asc: oldest first)."""
+    lo, hi = q.start_ms, min(q.end_ms, until_ms)
+    if hi <= lo:
+        return []
+    match = _Matcher(core, q)
+    first, last = lo // HOUR_MS, (hi - 1) // HOUR_MS
+    by_send: dict[int, tuple[set[int], set[int]]] = {}
+    for day in range(first // 24 - ENGAGEMENT_HOURS // 24 - 1, last // 24 + 1):
+        for msg in core.world.messages_on(day):
+            if not match.message_matches(msg):
+                continue
+            hours: set[int] = set()
+            for wave in msg.waves:  # a message's rows lie in its waves' hours and ENGAGEMENT_HOURS after
+                hours.update(range(max(first, wave.hour), min(last, wave.hour + ENGAGEMENT_HOURS - 1) + 1))
+            if hours:
+                ids, group_hours = by_send.setdefault(msg.send_ms, (set(), set()))
+                ids.add(msg.id)
+                group_hours |= hours
+    groups = [SendGroup(send_ms, frozenset(ids), tuple(sorted(hours)))
+              for send_ms, (ids, hours) in sorted(by_send.items())]
+    return groups[::-1] if q.sort == "desc" else groups
+
+
+def sent_rows(core: Core, q: Query, until_ms: int, after: Position | None = None) -> Iterator[list[Row]]:
+    """Matching rows with ts in [start, min(end, until_ms)) in the order of `sort`, a list at a time (a send
+    group's hour), strictly after `after`.
+
+    Fetch Event Logs' `sort` is "based on email sent time" (notes §4.1, §4.2): rows are ordered by their
+    message's sent time (the record's requestedTime); rows sent at the same moment by event time, then by
+    seq, which is unique among non-duplicate events, so a position never repeats or skips a row; desc is
+    the exact reverse.
+    """
+    desc = q.sort == "desc"
+    lo, hi = q.start_ms, min(q.end_ms, until_ms)
+    match = _Matcher(core, q)
+    world = core.world
+    types = tuple(match.types) if match.types is not None else None
+    for group in send_groups(core, q, until_ms):
+        if after is not None and (group.send_ms > after[0] if desc else group.send_ms < after[0]):
+            continue
+        resume = after[1:] if after is not None and group.send_ms == after[0] else None
+        hours = group.hours[::-1] if desc else group.hours
+        ids = group.message_ids
+        for hour in hours:
+            if resume is not None and (hour > resume[0] // HOUR_MS if desc else hour < resume[0] // HOUR_MS):
+                continue
+            by_message = _by_message(world, hour, types)
+            events = [e for mid in sorted(ids) for e in by_message.get(mid, ())]
+            if len(ids) > 1:
+                events.sort(key=_TIME_SEQ)  # the shard's order across the group's messages
+            if not lo <= hour * HOUR_MS or (hour + 1) * HOUR_MS > hi:  # a partial hour at a window's edge
+                events = [e for e in events if lo <= e.ts < hi]
+            if desc:
+                events.reverse()
+            if resume is not None:
+                events = [e for e in events if ((e.ts, e.seq) < resume if desc else (e.ts, e.seq) > resume)]
+            found = list(match.rows_of(events))
+            if found:
+                yield found
+
+
+_TIME_SEQ = attrgetter("ts", "seq")
+
+
+
+class _ByMessage:
+    """An hour's events of some types by message, each message's in the shard's (ts, seq) order: a send
+    group reads its messages' events of an hour without scanning the others' (a logs page reads up to two
+    days of a group's hours). An LRU whose events stay within a budget, as the world's shard cache."""
+
+    BUDGET = 100_000  # events (the world's SHARD_CACHE_EVENTS)
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple, dict[int, tuple[Event, ...]]] = OrderedDict()
+        self._sizes: dict[tuple, int] = {}
+        self._events = 0
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # a renderer forked while another thread held it (emulator.parallel)
+
+    def __call__(self, world: World, hour: int, types: tuple[str, ...] | None
+                 ) -> dict[int, tuple[Event, ...]]:
+        key = (id(world), world.seed, world.scale, hour, types)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        grouped: dict[int, list[Event]] = {}
+        events = world.hour_events(hour, hour * HOUR_MS, (hour + 1) * HOUR_MS, types)
+        for event in events:
+            grouped.setdefault(event.message_id, []).append(event)
+        value = {mid: tuple(evs) for mid, evs in grouped.items()}
+        with self._lock:
+            if key not in self._items:
+                self._items[key], self._sizes[key] = value, len(events)
+                self._events += len(events)
+            while self._events > self.BUDGET and len(self._items) > 1:
+                old, _ = self._items.popitem(last=False)
+                self._events -= self._sizes.pop(old)
+        return value
+
+
+_by_message = _ByMessage()
+
+
+def position(row: Row) -> Position:
+    return row.message.send_ms, row.event.ts, row.event.seq

@@ -1,4 +1,4 @@
-"""Netcore route table: v5.1 and v6 stats and logs, and Download Logs, behind the key checks."""
+"""Netcore route table: v5, v5.1 and v6 stats and logs, and Download Logs, behind the key checks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .checks import CONTRACT_FILE
 from .errors import NetcoreError, envelope_error
 
 PUBLIC = {"netcore_download.file"}  # the signed download URL carries its own credentials
+V5_PREFIXES = ("/v5/", "/v5.1/")  # the api_key header (notes §2)
 
 
 def create_app(core: Core) -> Flask:
@@ -25,7 +26,7 @@ def create_app(core: Core) -> Flask:
         if request.endpoint is None or request.endpoint in PUBLIC:
             return None  # unknown paths fall through to the 404/405 envelope
         try:
-            (check_v51 if request.path.startswith("/v5.1/") else check_v6)(core)
+            (check_v51 if request.path.startswith(V5_PREFIXES) else check_v6)(core)
         except NetcoreError as exc:
             return exc.response()
         return None

@@ -17,7 +17,7 @@ from typing import Any
 
 from ...core import Core
 from .errors import invalid
-from .query import Query
+from .query import Position, Query
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class Scroll:
     version: str
     query: Query
     limit: int
-    until_ms: int | None  # desc: the snapshot's upper bound; asc reads up to "now" on every page
-    position: tuple[int, int] | None  # last (ts, seq) returned
+    until_ms: int | None  # the snapshot: rows of events before this virtual time (the first page's now)
+    position: Position | None  # last (sent time, event time, seq) returned
 
 
 def _key(core: Core) -> bytes:
@@ -47,7 +47,8 @@ def encode(core: Core, scroll: Scroll) -> str:
 def decode(core: Core, token: str, version: str, field: str) -> Scroll:
     raw, _, signature = token.partition(".")
     good = hmac.new(_key(core), raw.encode(), hashlib.sha256).hexdigest()[:32]
-    if not signature or not hmac.compare_digest(signature, good):
+    # Bytes, not str: compare_digest refuses a str with non-ASCII characters.
+    if not signature or not hmac.compare_digest(signature.encode(), good.encode()):
         raise invalid(field, "is not a scroll id this API issued")
     try:
         payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))

@@ -1,17 +1,20 @@
-"""Fetch Summary Stats and Fetch Event Logs, v5.1 (`api_key`) and v6 (Bearer). Seed: netcore-events-api.txt;
-paths, parameters and enums from the notes (§3 stats, §4 logs)."""
+"""Fetch Summary Stats and Fetch Event Logs, v5 and v5.1 (`api_key`) and v6 (Bearer). Seed:
+netcore-events-api.txt; paths, parameters and enums from the notes (§3 stats, §4 logs). /v5 is the base path
+of the released `pepipost` 5.0.0 SDKs (PyPI and npm), /v5.1 that of their GitHub sources (notes §2, §7): one
+handler serves both."""
 
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 
 from ...core import Core
 from .checks import checked, date_range, end_of_day_ms, events_filter, limit_v51, midnight_ms, parse_datetime
 from .errors import invalid
-from .query import Query, rows
+from .query import Query, position, sent_rows
 from .records import record
 from .scroll import Scroll, decode, encode
 from .stats import summary
@@ -39,9 +42,10 @@ def _stats(path: str) -> Response:
     return ok({"data": data})
 
 
+@bp.get("/v5/stats")
 @bp.get("/v5.1/stats")
 def stats_v51() -> Response:
-    return _stats("/v5.1/stats")
+    return _stats(request.url_rule.rule)
 
 
 @bp.get("/v6/stats")
@@ -52,32 +56,31 @@ def stats_v6() -> Response:
 # --- logs ---------------------------------------------------------------------------------------
 def log_page(c: Core, version: str, q: Query, limit: int, offset: int, scroll: Scroll | None
              ) -> tuple[list[dict[str, Any]], str]:
-    """One page of rows and the scroll id that continues after it (present on every page; an empty
-    `data` marks the end)."""
-    now_ms = c.clock.now_ms()
+    """One page of rows in the order of `sort` (by sent time) and the scroll id that continues after it
+    (present on every page; an empty `data` marks the end). A scroll lists the rows that existed at its
+    first page: in sent-time order a late event of an early message would fall behind the position."""
     if scroll is not None:
-        q, after = scroll.query, scroll.position
-        until = scroll.until_ms if q.sort == "desc" and scroll.until_ms is not None else now_ms
-        offset = 0
+        q, after, offset = scroll.query, scroll.position, 0
+        until = scroll.until_ms if scroll.until_ms is not None else c.clock.now_ms()
     else:
-        after, until = None, now_ms
+        after, until = None, c.clock.now_ms()
     out: list[dict[str, Any]] = []
-    for row in rows(c, q, until, after):
-        after = (row.event.ts, row.event.seq)
+    for row in chain.from_iterable(sent_rows(c, q, until, after)):
+        after = position(row)
         if offset:
             offset -= 1
             continue
         out.append(record(c, row))
         if len(out) >= limit:
             break
-    snapshot = until if q.sort == "desc" else None
-    return out, encode(c, Scroll(version, q, limit, snapshot, after))
+    return out, encode(c, Scroll(version, q, limit, until, after))
 
 
+@bp.get("/v5/events")
 @bp.get("/v5.1/events")
 def events_v51() -> Response:
     c = core()
-    values = checked("GET", "/v5.1/events")
+    values = checked("GET", request.url_rule.rule)
     limit = limit_v51(c, values)
     first, last = date_range(c, values["startdate"], values.get("enddate"), "startdate", "enddate")
     statuses = events_filter(values.get("events"), "events")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from emulator.world import model as m
+from emulator.world.world import PLATFORM_REMOVALS
 
 from .conftest import iso, local, make_apsis
 
@@ -66,7 +67,7 @@ def world_events(world, start_ms, end_ms):
         if (
             e.channel == m.EMAIL
             and e.message_id
-            and not (e.type == m.UNSUBSCRIBED and e.reason == "UserUnknown")
+            and not (e.type == m.UNSUBSCRIBED and e.reason in PLATFORM_REMOVALS)
         ):
             yield e
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
+import os
 import tempfile
 from datetime import UTC, datetime
+
+import pytest
 
 from emulator.vendors.apsis import profile_json
 from emulator.world import model as m
@@ -63,29 +67,34 @@ def test_client_flow_every_field_matches_the_world(apsis):
         if e.channel == m.EMAIL and e.message_id:
             expected_events.setdefault(e.recipient, []).append(e)
     total = 0
+    section_index = {section.id: section.index for section in cat.sections}
     for key, profile in doc.items():
         person = by_key[key]
-        ((section_id, sec),) = profile["sections"].items()
-        assert section_id in section_ids and section_id == cat.sections[person.section].id
-        values = sec["attributes"]
-        assert values[str(email_attr["versions"][-1]["id"])] == {"value": person.email}
-        assert values[str(birth_attr["versions"][-1]["id"])] == {"value": person.birthdate}
-        for t in tags:
-            assert (str(t["id"]) in values) == world.has_tag(t["id"], person.index)
-            if str(t["id"]) in values:
-                assert values[str(t["id"])] == {"value": None}  # seed 2: tags are always null
-        assert len(values) == 2 + sum(world.has_tag(t["id"], person.index) for t in tags)
-        mine = expected_events.get(person.index, [])
-        assert len(sec["events"]) == len(mine)
-        for got, e in zip(sec["events"], mine):
-            assert got["correlationId"] == world.correlation_id(e)
-            assert got["sourceEventTime"] == e.source_ts and got["createdAt"] == e.ts
-            assert type_ids[got["typeId"]] == e.type
-            assert got["data"]["activity_id"] == e.message_id and got["data"]["device"] == e.device
-            if e.type == m.CLICKED:
-                assert got["data"]["link_url"] == world.message(e.message_id).links[e.link].url
-        assert "topics" not in sec  # only what was requested
-        total += len(mine)
+        # the profile's own section and those of its lists (each event sits in its activity's section)
+        assert [section_index[s] for s in profile["sections"]] == list(world.profile_sections(person.index))
+        assert cat.sections[person.section].id in profile["sections"]
+        assert set(profile["sections"]) <= section_ids
+        for section_id, sec in profile["sections"].items():
+            values = sec["attributes"]
+            assert values[str(email_attr["versions"][-1]["id"])] == {"value": person.email}
+            assert values[str(birth_attr["versions"][-1]["id"])] == {"value": person.birthdate}
+            for t in tags:
+                assert (str(t["id"]) in values) == world.has_tag(t["id"], person.index)
+                if str(t["id"]) in values:
+                    assert values[str(t["id"])] == {"value": None}  # seed 2: tags are always null
+            assert len(values) == 2 + sum(world.has_tag(t["id"], person.index) for t in tags)
+            mine = [e for e in expected_events.get(person.index, [])
+                    if world.message(e.message_id).section == section_index[section_id]]
+            assert len(sec["events"]) == len(mine)
+            for got, e in zip(sec["events"], mine):
+                assert got["correlationId"] == world.correlation_id(e)
+                assert got["sourceEventTime"] == e.source_ts and got["createdAt"] == e.ts
+                assert type_ids[got["typeId"]] == e.type
+                assert got["data"]["activity_id"] == e.message_id and got["data"]["device"] == e.device
+                if e.type == m.CLICKED:
+                    assert got["data"]["link_url"] == world.message(e.message_id).links[e.link].url
+            assert "topics" not in sec  # only what was requested
+            total += len(mine)
     assert total > 0
 
 
@@ -203,9 +212,17 @@ def test_topics_show_subscription_state(apsis):
     body = {"tags": [world.catalog.tags[0].discriminator], "topics": [lst.topic]}
     doc = json.loads(apsis.poll_profiles(request_export(apsis, body)).data)
     by_key = {world.profile_key(i): i for i in range(world.size)}
+    until = apsis.core.clock.now_ms()
+    states = set()
     for key, profile in doc.items():
-        (sec,) = profile["sections"].values()
-        assert sec["topics"] == {lst.topic: {"subscribed": world.in_list(lst.id, by_key[key])}}
+        r = by_key[key]
+        for section_id, sec in profile["sections"].items():
+            if section_id == world.catalog.sections[lst.section].id:  # a topic sits in its list's section
+                assert sec["topics"] == {lst.topic: {"subscribed": world.subscribed(lst.id, r, until)}}
+                states.add(sec["topics"][lst.topic]["subscribed"])
+            else:
+                assert "topics" not in sec
+    assert states == {True, False}
 
 
 def test_limits_window_attributes_tags_and_pending(tmp_path):
@@ -305,3 +322,42 @@ def test_no_writable_temporary_directory_gets_503_before_the_file_starts(tmp_pat
     assert r.status_code == 503 and r.content_type == "application/problem+json"
     assert "temporary directory" in r.json["detail"] and "no-such-directory" in r.json["detail"]
     assert apsis.client.get(local(small), headers=apsis.headers).status_code == 200
+
+
+class _FullDisk:
+    """A file whose writes fail as on a full disk (ENOSPC)."""
+
+    def __init__(self, path, mode="r", *args, **kwargs):
+        self._file = open(path, mode, *args, **kwargs)  # noqa: SIM115 - closed by __exit__
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def tell(self):
+        return self._file.tell()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_full_temporary_directory_gets_503_problem_json_and_leaves_nothing(tmp_path, monkeypatch, processes):
+    """Issue 21: a full $TMPDIR while a big file spilled answered a 500 HTML page. The temporary files are
+    written before the first byte, so the poll URL answers seed 2's 503 ("processing failed") as
+    problem+json naming the cause (in this process, or in the processes the scan is forked to), removes
+    what it wrote, and serves the file once there is room."""
+    apsis = make_apsis(tmp_path, export_processes=processes)
+    url = _every_event_export(apsis)
+    _spilling(monkeypatch, tmp_path / "spill")
+    monkeypatch.setattr(profile_json, "worth_forking", lambda processes, work, blocks: processes > 1)
+    monkeypatch.setattr(profile_json, "open", _FullDisk, raising=False)
+    r = apsis.poll_profiles(url)  # polls past the 404s of a pending export
+    assert r.status_code == 503 and r.content_type == "application/problem+json"
+    assert "No space left on device" in r.json["detail"] and r.json["status"] == 503
+    assert not any((tmp_path / "spill").iterdir())
+    monkeypatch.delattr(profile_json, "open")
+    again = apsis.client.get(local(url), headers=apsis.headers)
+    assert again.status_code == 200 and json.loads(again.data)

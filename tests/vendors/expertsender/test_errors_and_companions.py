@@ -80,16 +80,19 @@ def test_message_statistics_equal_the_activities_counts(es):
     message_id = sends[0][3]
     stats = xml_data(es(f"/v2/Api/MessageStatistics/{message_id}", startDate=days[0], endDate=days[-1]))
 
-    def count(activity: str) -> int:
-        return sum(1 for d in days for r in parse(es(f"/v2/Api/Activities/{message_id}", date=d,
-                                                        type=activity).data)[1:])
+    def count(activity: str, reason: str | None = None) -> int:
+        total = 0
+        for d in days:
+            header, *rows = parse(es("/v2/Api/Activities", date=d, type=activity).data)
+            total += sum(1 for r in rows if r[header.index("MessageId")] == message_id and reason in (None, r[3]))
+        return total
 
     assert int(stats.findtext("Sent")) == count("Sends") > 0
     assert int(stats.findtext("Opens")) == count("Opens")
     assert int(stats.findtext("Clicks")) == count("Clicks")
     assert int(stats.findtext("Bounced")) == count("Bounces")
     assert int(stats.findtext("Complaints")) == count("Complaints")
-    assert int(stats.findtext("Unsubscribes")) == count("Removals")
+    assert int(stats.findtext("Unsubscribes")) == count("Removals", "Subscriber")
     assert int(stats.findtext("UniqueOpens")) <= int(stats.findtext("Opens"))
 
 
@@ -105,5 +108,6 @@ def test_bounce_list_csv_agrees_with_bounce_activities(es):
     _, *activities = parse(es("/v2/Api/Activities", date=DAY, type="Bounces").data)
     assert [r[:2] for r in rows] == [r[:2] for r in activities]
     assert {r[5] for r in rows} <= {"Hard", "Soft"}
-    _, *hard = parse(es("/v2/Api/Bounces", startDate=DAY, endDate=DAY, bounceType="1").data)
+    # a hard bounce ends an address's lifecycle: a week of them (one day of the world may hold none)
+    _, *hard = parse(es("/v2/Api/Bounces", startDate="2026-03-04", endDate=DAY, bounceType="1").data)
     assert hard and all(r[5] == "Hard" for r in hard)

@@ -1,5 +1,6 @@
-"""Lookups an export client needs to map ids: sections, attributes, tags, events, segments, keyspaces,
-channels and email activities. Lists are {"items": [...]} (notes, section 4)."""
+"""Lookups an export client needs to map ids: sections, attributes, tags, events, consent lists and topics,
+segments (one, and one version), keyspaces, channels and email activities. Lists are {"items": [...]}
+(notes, section 4)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import Blueprint, Response, current_app
 
 from ..account import EVENT_FIELDS, Account
 from ..checks import checked
+from ..errors import Problem
 
 bp = Blueprint("lookups", __name__)
 
@@ -87,12 +89,59 @@ def events(section_discriminator: str) -> Response:
 @bp.get("/audience/segments")
 def segments() -> Response:
     checked("GET", "/audience/segments")
-    return items(
-        [
-            {"discriminator": s.discriminator, "name": s.name, "versions": _versions((s.version_id,))}
-            for s in account().cat.segments
-        ]
-    )
+    return items([_segment_json(s) for s in account().cat.segments])
+
+
+def _topic(topic: Any, consent_list: Any = None) -> dict[str, Any]:
+    out = {"discriminator": topic.topic, "name": topic.name}
+    if consent_list is not None:
+        out["consent_list_discriminator"] = consent_list.discriminator
+    return out
+
+
+@bp.get("/audience/sections/<section_discriminator>/consent-lists")
+def consent_lists(section_discriminator: str) -> Response:
+    path = "/audience/sections/{section_discriminator}/consent-lists"
+    acc, section = in_section(path, section_discriminator)
+    return items([{"discriminator": cl.discriminator, "name": cl.name} for cl in acc.consent_lists(section)])
+
+
+@bp.get("/audience/sections/<section_discriminator>/consent-lists/<consent_list_discriminator>/topics")
+def consent_list_topics(section_discriminator: str, consent_list_discriminator: str) -> Response:
+    path = "/audience/sections/{section_discriminator}/consent-lists/{consent_list_discriminator}/topics"
+    checked("GET", path, section_discriminator=section_discriminator,
+            consent_list_discriminator=consent_list_discriminator)
+    acc = account()
+    consent_list = acc.consent_list(acc.section(section_discriminator), consent_list_discriminator)
+    return items([_topic(t) for t in consent_list.topics])
+
+
+@bp.get("/v2/audience/sections/<section_discriminator>/topics")
+def topics(section_discriminator: str) -> Response:
+    """The newer listing of a section's topics across its consent lists (notes, section 4)."""
+    acc, section = in_section("/v2/audience/sections/{section_discriminator}/topics", section_discriminator)
+    return items([_topic(t, cl) for cl in acc.consent_lists(section) for t in cl.topics])
+
+
+def _segment_json(seg: Any) -> dict[str, Any]:
+    return {"discriminator": seg.discriminator, "name": seg.name, "versions": _versions((seg.version_id,))}
+
+
+@bp.get("/audience/segments/<segment_discriminator>")
+def segment(segment_discriminator: str) -> Response:
+    checked("GET", "/audience/segments/{segment_discriminator}", segment_discriminator=segment_discriminator)
+    return ok(_segment_json(account().segment_by_discriminator(segment_discriminator)))
+
+
+@bp.get("/audience/segments/<segment_discriminator>/versions/<version_id>")
+def segment_version(segment_discriminator: str, version_id: str) -> Response:
+    values = checked("GET", "/audience/segments/{segment_discriminator}/versions/{version_id}",
+                     segment_discriminator=segment_discriminator, version_id=version_id)
+    seg = account().segment_by_discriminator(segment_discriminator)
+    if values["version_id"] != seg.version_id:
+        raise Problem(404, f"Segment {segment_discriminator!r} has no version {values['version_id']}.")
+    return ok({"id": seg.version_id, "segment_discriminator": seg.discriminator, "name": seg.name,
+               "deprecated_at": None})
 
 
 @bp.get("/audience/keyspaces")

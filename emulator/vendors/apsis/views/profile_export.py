@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, g, request, url_for
 
 from ....core import Core
 from ....exports import EXPIRED, FAILED, PENDING, TOO_LARGE
+from ....parallel import ExportProcessError
 from ....writers import coalesce, gzip_stream
 from ..account import Account, iso
 from ..checks import check_pending, check_window, checked, invalid, parse_time_ms
@@ -104,6 +105,7 @@ def parse_request(acc: Account, body: dict[str, Any], now_ms: int) -> dict[str, 
         "start_ms": start_ms,
         "end_ms": end_ms,
         "until_ms": until_ms,
+        "at_ms": now_ms,  # topic states are those of the request's time
     }
 
 
@@ -130,7 +132,16 @@ def poll(export_id: str) -> Response:
         # Checked before the first byte: a file stopped midway would reach the client as a 200.
         raise Problem(503, f"Export {export_id!r} could not be written: the emulator needs a writable temporary "
                            f"directory for a file this big ({why}). Set TMPDIR, or mount a volume on /tmp.")
-    stream = coalesce(json_file(Account(c), job.request, c.settings.render_processes))
+    try:
+        stream = coalesce(json_file(Account(c), job.request, c.settings.render_processes))
+    except (OSError, ExportProcessError) as exc:
+        # A full $TMPDIR while the file spills: seed 2 answers 503 for an export that could not be processed.
+        if isinstance(exc, OSError):
+            cause = exc.strerror or str(exc)
+        else:  # a rendering process sent its traceback: the last line names the error
+            cause = "a rendering process failed: " + (str(exc).strip().splitlines() or ["?"])[-1]
+        raise Problem(503, f"Export {export_id!r} could not be written: {cause}. Free space in the temporary "
+                           "directory ($TMPDIR) and poll again.") from None
     headers = {"Vary": "Accept-Encoding"}
     if request.accept_encodings["gzip"] > 0:  # seed 2: Accept-Encoding: gzip -> Content-Encoding: gzip
         stream = gzip_stream(stream, c.settings.gzip_level)
