@@ -385,7 +385,7 @@ def _mark_exercised(rows: list[Row], raw: Mapping[str, Mapping]) -> None:
                 answered.update(other.statuses)
         row.exercised = any(200 <= s < 300 or s in allowed for s in answered)
         if not row.exercised:
-            row.note = "not exercised: no 2xx answer in positive or stateful mode"
+            row.note = "no 2xx answer in positive or stateful mode"
         elif declared and not any(200 <= s < 300 for s in answered):
             statuses = ", ".join(map(str, sorted(allowed)))
             row.note = f"answers {statuses} as declared: {declared.get('reason', '')}"

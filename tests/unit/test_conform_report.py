@@ -72,7 +72,7 @@ def test_html_failure_section_is_escaped_too():
 
 def test_an_operation_that_never_reached_a_2xx_is_not_exercised_and_fails():
     row = Row("GET /emails/reports/{report_id}", "positive", examples=5, statuses=Counter({404: 5}),
-              exercised=False, note="not exercised: no 2xx answer in positive or stateful mode")
+              exercised=False, note="no 2xx answer in positive or stateful mode")
     assert not row.ok
     text = report_markdown([row], META)
     assert "| 5 | 404x5 | not exercised |" in text and "- **not exercised**: answers 404x5" in text
