@@ -81,7 +81,7 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
     from schemathesis.core.errors import NoLinksFound
     from schemathesis.generation.stateful import run_state_machine_as_test
 
-    from . import Row, validate
+    from . import Row, validate, without_framing_headers
 
     rows: dict[str, Row] = {}
     schema.config.generation.update(modes=["positive"])  # flows of valid calls; negative data has own rows
@@ -103,7 +103,8 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
             return super().step(input)
 
         def before_call(self, case):
-            hints(None, case)  # cases drawn for a link's target skip the schema's map_case hooks
+            # cases drawn for a link's target skip the schema's map_case hooks
+            hints(None, without_framing_headers(None, case))
 
         def get_call_kwargs(self, case):
             return dict(transport)
