@@ -248,8 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="seconds a stateful step waits for a pending export to become ready (default 30)")
     cp.add_argument("--report", help="also write a report: Markdown (.md) or HTML (.html), e.g. to attach to CI")
     cp.add_argument("--operation", action="append",
-                    help="only this operation in positive and negative mode, as 'METHOD /path' from the contract "
-                         "(repeatable; default: every operation)")
+                    help="only this operation in positive and negative mode, as 'METHOD /path' from the "
+                         "contract (repeatable; default: every operation)")
     _generate_args(sub)
     args = parser.parse_args(argv)
     try:
