@@ -46,7 +46,7 @@ TYPES = tuple(TABLES)
 
 # "channel ... Applicable only for the following activity types: Subscriptions, Sends, Clicks, Removals,
 # Bounces, Goals." / "tags ... only available for ... Sends, Opens, Clicks, Complaints, Removals, Bounces,
-# Goals." (seed, request parameters)
+# Goals." ("ExpertSender API v2: Get subscriber activity", request parameters)
 CHANNEL_TYPES = frozenset({"Subscriptions", "Sends", "Clicks", "Removals", "Bounces", "Goals"})
 TAG_TYPES = frozenset({"Sends", "Opens", "Clicks", "Complaints", "Removals", "Bounces", "Goals"})
 SYSTEM_TAGS = frozenset({"API", "D&D", "A/B"})  # "System tags cannot be searched (API, D&D, A/B)."
