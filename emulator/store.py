@@ -118,6 +118,9 @@ class Store:
         self.journal_failures = 0  # journal entries given up in this process (see append_journal)
         self._pending: list[list[Any]] = []  # this process's entries not written yet
         self._pending_lock = threading.Lock()
+        # Held for a whole flush: a flush (a reader's settle) that finds nothing waiting still waits for the one
+        # under way, whose entries were taken from the buffer but are not written yet.
+        self._flush_lock = threading.Lock()
         self._pending_pid: int | None = None
         self._journal_limit = 10_000
         self._run(lambda conn: conn.executescript(_SCHEMA))
@@ -348,6 +351,10 @@ class Store:
         """Write this process's waiting entries now, in one transaction."""
         if self._pending_pid != os.getpid():
             return
+        with self._flush_lock:
+            self._flush_journal()
+
+    def _flush_journal(self) -> None:
         with self._pending_lock:
             rows, self._pending = self._pending, []
         if rows:

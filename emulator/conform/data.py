@@ -131,9 +131,9 @@ class Lookups:
     def _get(self, path: str) -> tuple[int, bytes]:
         headers, query = self._auth["headers"], self._auth["query"]
         if self._app is not None:
-            from werkzeug.test import Client
+            from . import in_process_client
 
-            response = Client(self._app).get(urlsplit(self._base).path + path, headers=headers, query_string=query)
+            response = in_process_client(self._app).get(urlsplit(self._base).path + path, headers=headers, query_string=query)
             return response.status_code, response.get_data()
         import requests
 
