@@ -129,4 +129,4 @@ def run_session(http: Http, name: str, index: int, sessions: int) -> dict[str, A
     assert probes == {f"/probe/{i}": (503 if i == index else 404) for i in range(sessions)}
     assert {e["path"] for e in journal if e["vendor"] == "apsis" and "reports" in e["path"]} >= {
         "/emails/reports", f"/emails/reports/{report_id}"}
-    return {"report_id": report_id, "advanced": advanced, "journal": len(journal)}
+    return {"report_id": report_id, "advanced": advanced, "workers": {e["worker"] for e in journal}}
