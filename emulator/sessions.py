@@ -34,6 +34,7 @@ NAME_RULE = ("a session name is 1 to 64 characters of letters, digits, '.', '_' 
              "letter or digit")
 # environ key of a session the request could not enter: (control API status, vendor status, message)
 ERROR_KEY = "emulator.session_error"
+ROOT_KEY = "emulator.root_path"  # environ: SCRIPT_NAME before the session's prefix
 TOUCH_EVERY_S = 5.0  # last use is written at most this often per session (a write invalidates caches)
 EXPIRE_EVERY_S = 30.0  # how often a process looks for idle sessions
 
@@ -171,7 +172,8 @@ class SessionMiddleware:
             _current.set(DEFAULT)
             return self.app(environ, start_response)
         name, slash, rest = path[len(PREFIX):].partition("/")
-        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX + name
+        environ[ROOT_KEY] = environ.get("SCRIPT_NAME", "")
+        environ["SCRIPT_NAME"] = environ[ROOT_KEY] + PREFIX + name
         environ["PATH_INFO"] = slash + rest
         session = DEFAULT
         if not valid_name(name):

@@ -107,12 +107,13 @@ class _Cache:
     """One connection's view of the shared state: the key/value table whole, and the job rows read, as of
     `version` (PRAGMA data_version)."""
 
-    __slots__ = ("jobs", "kv", "version")
+    __slots__ = ("jobs", "kv", "sessions", "version")
 
     def __init__(self) -> None:
         self.version: int | None = None
         self.kv: dict[str, dict[str, Any]] = {}  # session -> its keys, read when first asked for
         self.jobs: dict[tuple[str, str], sqlite3.Row | None] = {}  # (session, id) -> row
+        self.sessions: dict[str, sqlite3.Row | None] = {}  # name -> row of the sessions table
 
 
 class Store:
@@ -558,12 +559,16 @@ class Store:
     def _forget(self, session: str) -> None:
         cache = self._local.cache
         cache.kv.pop(session, None)
+        cache.sessions.pop(session, None)
         for key in [key for key in cache.jobs if key[0] == session]:
             del cache.jobs[key]
 
     # --- named sessions (emulator.sessions) -------------------------------------------------------
     def session_row(self, name: str) -> sqlite3.Row | None:
-        return self._one("SELECT * FROM sessions WHERE name = ?", (name,))
+        sessions = self._cache().sessions
+        if name not in sessions:
+            sessions[name] = self._one("SELECT * FROM sessions WHERE name = ?", (name,))
+        return sessions[name]
 
     def create_session(self, name: str, seed: int | None, now: float, limit: int,
                        keys: dict[str, Any]) -> bool | None:
@@ -591,6 +596,7 @@ class Store:
 
     def touch_session(self, name: str, now: float) -> None:
         self._do("UPDATE sessions SET last_used = ? WHERE name = ?", (now, name))
+        self._local.cache.sessions.pop(name, None)
 
     def sessions(self) -> list[dict[str, Any]]:
         """Every named session with its seed, times, clock offset, scenario and job count."""

@@ -170,3 +170,16 @@ def test_idle_sessions_end_and_the_number_is_bounded(tmp_path, monkeypatch):
     assert client.get("/sessions/c/_emulator/clock").status_code == 200  # a and b were idle: dropped
     names = [s["name"] for s in client.get("/_emulator/sessions").json["items"]]
     assert names == ["default", "c"]
+
+
+def test_the_dashboard_of_a_session_shows_that_session(client):
+    """/sessions/<name>/_emulator/ui polls that session's control API and lists the client URLs with its
+    prefix; its script lists every session with a link to each one's view."""
+    page = client.get("/sessions/abc/_emulator/ui").get_data(as_text=True)
+    assert 'data-api="/sessions/abc/_emulator"' in page and 'data-session="abc"' in page
+    assert ">http://localhost/sessions/abc/apsis<" in page and ">http://localhost/sessions/abc/netcore<" in page
+    assert 'data-testid="sessions-table"' in page
+    page = client.get("/_emulator/ui").get_data(as_text=True)
+    assert 'data-api="/_emulator"' in page and 'data-session="default"' in page
+    script = client.get("/_emulator/ui/dashboard.js").get_data(as_text=True)
+    assert 'api("/sessions")' in script and "/sessions/${encodeURIComponent(name)}/_emulator/ui" in script
