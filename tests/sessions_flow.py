@@ -13,7 +13,9 @@ import csv
 import gzip
 import io
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -130,3 +132,17 @@ def run_session(http: Http, name: str, index: int, sessions: int) -> dict[str, A
     assert {e["path"] for e in journal if e["vendor"] == "apsis" and "reports" in e["path"]} >= {
         "/emails/reports", f"/emails/reports/{report_id}"}
     return {"report_id": report_id, "advanced": advanced, "workers": {e["worker"] for e in journal}}
+
+
+def run_sessions_at_once(http: Http, prefix: str, count: int = 8) -> list[dict[str, Any]]:
+    """`count` clients started together, each running run_session in its own session <prefix>-<i>."""
+    start = threading.Barrier(count)
+
+    def one(index: int) -> dict[str, Any]:
+        start.wait()
+        return run_session(http, f"{prefix}-{index}", index, count)
+
+    with ThreadPoolExecutor(count) as pool:
+        results = list(pool.map(one, range(count)))
+    assert len({r["report_id"] for r in results}) == count
+    return results

@@ -5,14 +5,12 @@ worker answers (a session's state is in the shared store). docs/sessions.md."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.sessions_flow import run_session
+from tests.sessions_flow import run_sessions_at_once
 
 from .server import get_json, running_server
 
@@ -40,16 +38,7 @@ def _dumps(value) -> bytes:
 ])
 def test_eight_clients_in_eight_sessions_on_two_workers(tmp_path, server):
     with running_server(tmp_path / "state", *server, "--workers", "2", "--scale", "0.2") as base:
-        http = over_http(base)
-        start = threading.Barrier(8)
-
-        def one(index: int):
-            start.wait()
-            return run_session(http, f"client-{index}", index, 8)
-
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(one, range(8)))
-        assert len({r["report_id"] for r in results}) == 8
+        results = run_sessions_at_once(over_http(base), "client")
         assert get_json(base + "/_emulator/jobs")["count"] == 0
         assert get_json(base + "/_emulator/journal")["count"] == 0
         listed = {s["name"]: s["jobs"] for s in get_json(base + "/_emulator/sessions")["items"]}

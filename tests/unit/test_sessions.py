@@ -3,15 +3,13 @@ jobs, limits and journal on one shared emulator, and the default session (no pre
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from emulator.app import create_app
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
-from tests.sessions_flow import run_session
+from tests.sessions_flow import run_sessions_at_once
 
 TOKEN_BODY = {"grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
               "client_secret": DEFAULT_APSIS_CLIENT_SECRET}
@@ -28,16 +26,7 @@ def test_eight_threads_in_eight_sessions_never_see_each_other(tmp_path):
     """Eight clients at once, each in its own session: APSIS export flow with clock moves, a Netcore scroll,
     an ExpertSender day and scenario switches; each sees only its own clock, scenario, jobs and journal."""
     app = create_app(Settings(state_dir=str(tmp_path / "state"), seed=42, scale=0.2))
-    http = in_process(app)
-    start = threading.Barrier(8)
-
-    def one(index: int):
-        start.wait()
-        return run_session(http, f"worker-{index}", index, 8)
-
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(one, range(8)))
-    assert len({r["report_id"] for r in results}) == 8
+    run_sessions_at_once(in_process(app), "worker")
     client = app.test_client()
     assert client.get("/_emulator/jobs").json["count"] == 0  # the default session saw none of it
     assert client.get("/_emulator/journal").json["count"] == 0
