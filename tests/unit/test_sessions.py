@@ -172,3 +172,37 @@ def test_the_dashboard_of_a_session_shows_that_session(client):
     assert 'data-api="/_emulator"' in page and 'data-session="default"' in page
     script = client.get("/_emulator/ui/dashboard.js").get_data(as_text=True)
     assert 'api("/sessions")' in script and "/sessions/${encodeURIComponent(name)}/_emulator/ui" in script
+
+
+def test_a_state_directory_from_before_sessions_is_the_default_sessions(tmp_path):
+    """The tables of an older state directory gain the session column; their rows are the default session's."""
+    import sqlite3
+
+    from emulator.store import Store
+
+    state = tmp_path / "old"
+    state.mkdir()
+    with sqlite3.connect(state / "emulator.db") as conn:
+        conn.executescript("""
+            CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE jobs (id TEXT PRIMARY KEY, vendor TEXT NOT NULL, kind TEXT NOT NULL, request TEXT NOT NULL,
+                created_at REAL NOT NULL, ready_at REAL NOT NULL, expires_at REAL NOT NULL, outcome TEXT NOT NULL,
+                meta TEXT NOT NULL);
+            INSERT INTO kv VALUES ('clock_offset', '3600.0');
+            INSERT INTO counters VALUES ('apsis:tokens', 5);
+            INSERT INTO jobs VALUES ('j1', 'apsis', 'email_events', '{}', 1, 2, 3, 'ok', '{}');
+        """)
+    with sqlite3.connect(state / "journal.db") as conn:
+        conn.execute("CREATE TABLE journal (id INTEGER PRIMARY KEY, at REAL NOT NULL, vendor TEXT NOT NULL, "
+                     "method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL, headers TEXT NOT NULL, "
+                     "body_digest TEXT NOT NULL, body_size INTEGER NOT NULL, status INTEGER NOT NULL, fault TEXT, "
+                     "worker INTEGER NOT NULL)")
+        conn.execute("INSERT INTO journal VALUES (1, 1.0, 'apsis', 'GET', '/x', '', '{}', '', 0, 200, NULL, 1)")
+    store = Store(str(state / "emulator.db"))
+    assert store.get("clock_offset") == 3600.0 and store.incr("apsis:tokens") == 6
+    assert [j["id"] for j in store.jobs()] == ["j1"] and store.job("j1")["vendor"] == "apsis"
+    assert [e["path"] for e in store.journal({}, 10)] == ["/x"]
+    app = create_app(Settings(state_dir=str(state)))
+    assert app.test_client().get("/_emulator/clock").json["offset_seconds"] == pytest.approx(3600)
+    assert app.test_client().get("/sessions/new/_emulator/clock").json["offset_seconds"] == 0
