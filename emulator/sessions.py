@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,11 +55,6 @@ def current() -> Session:
 
 def current_name() -> str:
     return _current.get().name
-
-
-def enter(session: Session) -> None:
-    """Make `session` the current one for the rest of this thread's (context's) request."""
-    _current.set(session)
 
 
 @contextmanager
@@ -160,7 +155,9 @@ class Sessions:
 
 
 class SessionMiddleware:
-    """Resolves a request's session from its path (see the module's docstring)."""
+    """Resolves a request's session from its path (see the module's docstring). A named session is current only
+    while the app answers and its body is iterated (a context of its own), so it never outlives the request in
+    the thread that served it."""
 
     def __init__(self, app, core: Core):
         self.app = app
@@ -169,7 +166,6 @@ class SessionMiddleware:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIX):
-            _current.set(DEFAULT)
             return self.app(environ, start_response)
         name, slash, rest = path[len(PREFIX):].partition("/")
         environ[ROOT_KEY] = environ.get("SCRIPT_NAME", "")
@@ -183,5 +179,28 @@ class SessionMiddleware:
                 session = self.sessions.use(name)
             except SessionLimitError as exc:
                 environ[ERROR_KEY] = (429, 429, str(exc))
-        _current.set(session)
-        return self.app(environ, start_response)
+        context = copy_context()
+        context.run(_current.set, session)
+        return _InContext(context, context.run(self.app, environ, start_response))
+
+
+class _InContext:
+    """A WSGI body iterated (and closed) in `context`."""
+
+    def __init__(self, context: Context, body: Iterable[bytes]):
+        self._context = context
+        self._body = body
+        self._chunks: Iterator[bytes] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._chunks is None:
+            self._chunks = self._context.run(iter, self._body)
+        return self._context.run(next, self._chunks)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            self._context.run(close)

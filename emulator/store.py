@@ -502,11 +502,6 @@ class Store:
                          self._journal_conn)
         return [dict(r, headers=json.loads(r["headers"])) for r in reversed(rows)]
 
-    def journal_count(self, session: str) -> int:
-        row = self._run(lambda conn: conn.execute("SELECT count(*) FROM journal WHERE session = ?",
-                                                  (session,)).fetchone(), self._journal_conn)
-        return int(row[0])
-
     def clear_journal(self, session: str | None = None) -> None:
         """Empty the journal of a session (default: the current one); if SQLite cannot (a full disk: even a
         delete writes to the WAL), the file is replaced by an empty one, which every worker opens at its next
@@ -619,18 +614,6 @@ class Store:
         self._forget(name)
         self.clear_journal(name)
         return existed
-
-    def size_of(self, session: str) -> int:
-        """Bytes the rows of a session hold (keys, values, jobs, journal), a measure for the benchmark."""
-        row = self._one(
-            "SELECT (SELECT coalesce(sum(length(key) + length(value)), 0) FROM kv WHERE session = ?1) + "
-            "(SELECT coalesce(sum(length(key) + 8), 0) FROM counters WHERE session = ?1) + "
-            "(SELECT coalesce(sum(length(id) + length(request) + length(meta) + 40), 0) FROM jobs "
-            "WHERE session = ?1)", (session,))
-        journal = self._run(lambda conn: conn.execute(
-            "SELECT coalesce(sum(length(path) + length(query) + length(headers) + 120), 0) FROM journal "
-            "WHERE session = ?", (session,)).fetchone(), self._journal_conn)
-        return int(row[0]) + int(journal[0])
 
 
 def _job(row: sqlite3.Row) -> dict[str, Any]:

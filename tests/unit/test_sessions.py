@@ -206,3 +206,12 @@ def test_a_state_directory_from_before_sessions_is_the_default_sessions(tmp_path
     app = create_app(Settings(state_dir=str(state)))
     assert app.test_client().get("/_emulator/clock").json["offset_seconds"] == pytest.approx(3600)
     assert app.test_client().get("/sessions/new/_emulator/clock").json["offset_seconds"] == 0
+
+
+def test_a_session_is_current_only_during_its_request(client, core):
+    """Code outside a request (a fixture moving the default clock) never acts on the session of the last request
+    its thread served."""
+    client.post("/sessions/zz/_emulator/clock", json={"advance": 50})
+    core.clock.advance(7)
+    assert client.get("/_emulator/clock").json["offset_seconds"] == pytest.approx(7, abs=1)
+    assert client.get("/sessions/zz/_emulator/clock").json["offset_seconds"] == pytest.approx(50, abs=1)
