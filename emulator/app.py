@@ -54,8 +54,9 @@ class PortDispatch:
 
 class InProcessClient(FlaskClient):
     """`app.test_client()` without a cookie jar. The emulator reads no cookie, and ExpertSender's
-    `Set-Cookie: TIMEZONE=Central European Standard Time; path=/` (the seed's, unquoted spaces) is fine for
-    browsers and http.cookiejar (requests) but werkzeug's jar cannot parse it (pallets/werkzeug#1060)."""
+    `Set-Cookie: TIMEZONE=Central European Standard Time; path=/` (as in ExpertSender API v2: Get subscriber
+    activity, unquoted spaces) is fine for browsers and http.cookiejar (requests) but werkzeug's jar cannot
+    parse it (pallets/werkzeug#1060)."""
 
     def __init__(self, *args: Any, use_cookies: bool = False, **kwargs: Any):
         super().__init__(*args, use_cookies=False, **kwargs)

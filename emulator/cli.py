@@ -123,7 +123,8 @@ def conform(args: argparse.Namespace) -> int:
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     try:
         rows = run(path, Target(args.base_url, poll_timeout=args.poll_timeout), creds,
-                   max_examples=args.max_examples, modes=modes, stateful_examples=args.stateful_examples)
+                   max_examples=args.max_examples, modes=modes, stateful_examples=args.stateful_examples,
+                   operations=args.operation)
     except CredentialError as exc:
         print(f"email-events-emulator conform: {exc}", file=sys.stderr)
         return 2
@@ -246,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cp.add_argument("--poll-timeout", type=float, default=30.0,
                     help="seconds a stateful step waits for a pending export to become ready (default 30)")
     cp.add_argument("--report", help="also write a report: Markdown (.md) or HTML (.html), e.g. to attach to CI")
+    cp.add_argument("--operation", action="append",
+                    help="only this operation in positive and negative mode, as 'METHOD /path' from the "
+                         "contract (repeatable; default: every operation)")
     _generate_args(sub)
     args = parser.parse_args(argv)
     try:

@@ -86,6 +86,9 @@ JOURNAL_BUSY_TIMEOUT_S = 2.0
 JOURNAL_BATCH = 64
 JOURNAL_GATHER_S = 0.002
 JOURNAL_SETTLE_MAX_S = 2.0
+# A writer thread with nothing to write for this long leaves; the next entry starts another. So an app that is
+# no longer used (one per test, in-process) holds no thread, and its store and connections can be freed.
+JOURNAL_WRITER_IDLE_S = 5.0
 # How often a writer looks whether journal.db was replaced (clear_journal on a full disk); readers always do.
 JOURNAL_FILE_CHECK_S = 1.0
 
@@ -396,13 +399,17 @@ class Store:
             self._pending.append(row)
             waiting = len(self._pending)
             self._pending_count(waiting)
+            start, self._writer_alive = not self._writer_alive, True
+        if start:
+            threading.Thread(target=self._journal_writer, args=(self._wake,), daemon=True,
+                             name="journal-writer").start()
         if waiting >= JOURNAL_BATCH:
             self.flush_journal()
         else:
             self._wake.set()
 
     def _start_journal_writer(self, pid: int) -> None:
-        """This process's buffer, its count of waiting entries in a file readers look at, and its writer (once,
+        """This process's buffer and its count of waiting entries in a file readers look at (set up once,
         also when several threads record their first request at once)."""
         with self._pending_lock:
             if self._pending_pid != pid:
@@ -415,8 +422,7 @@ class Store:
             handle.write(bytes(8))
         self._pending_file = open(self._pending_path, "r+b")  # noqa: SIM115 (open as long as the process)
         self._pending_map = mmap.mmap(self._pending_file.fileno(), 8)
-        threading.Thread(target=self._journal_writer, args=(self._wake,), daemon=True,
-                         name="journal-writer").start()
+        self._writer_alive = False  # started by the first entry (append_journal)
         self._pending_pid = pid  # last: another thread appends only once all of the above is in place
 
     def _pending_count(self, n: int) -> None:
@@ -424,9 +430,14 @@ class Store:
 
     def _journal_writer(self, wake: threading.Event) -> None:
         while True:
-            wake.wait()
-            time.sleep(JOURNAL_GATHER_S)
-            wake.clear()
+            if wake.wait(JOURNAL_WRITER_IDLE_S):
+                time.sleep(JOURNAL_GATHER_S)
+                wake.clear()
+            else:
+                with self._pending_lock:  # idle: leave, unless an entry came in just now
+                    if not self._pending:
+                        self._writer_alive = False
+                        return
             self.flush_journal()
 
     def flush_journal(self) -> None:

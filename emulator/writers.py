@@ -153,8 +153,8 @@ def line_stream(header: Sequence[str] | None, lines: Iterable[str], *, line_end:
 class LocalSeconds:
     """Epoch ms -> "YYYY-MM-DD HH:MM:SS" in a time zone. Consecutive rows of an export mostly share their
     second: the last second's text is kept. Otherwise the zone's UTC offset is looked up once per UTC hour
-    and the text put together from tables instead of a datetime per row (Netcore's rows, a new second each:
-    4.0 -> 0.6 us). An hour within which the offset changes (a transition off the hour) takes datetime."""
+    and the text put together from tables instead of a datetime per row (Netcore's rows have a new second
+    each). An hour within which the offset changes (a transition off the hour) takes datetime."""
 
     def __init__(self, zone: tzinfo):
         self.zone = zone

@@ -9,9 +9,10 @@ from the contract:
   makes once at the start (JSON pointer with `*` for every array item or a number for one, or an XPath into an
   XML answer);
   `{name}` in the lookup path is filled with the first value found for the parameter of that name.
-- `x-emulator-positive-omit: [names]` on an operation: query parameters, headers or body fields left out of positive
-  cases, because their valid values depend on account data the run does not look up.
-- `x-emulator-positive-max: {name: n}`: a ceiling below the schema's maximum that the server applies by default.
+- `x-emulator-positive-omit: [names]` on an operation: query parameters, headers or body fields left out of
+  positive cases, because their valid values depend on account data the run does not look up.
+- `x-emulator-positive-max: {name: n}`: a ceiling below the schema's maximum that the server applies by
+  default.
 - `x-emulator-positive-alone: {name: [values]}`: values of a list that are only valid as its single item.
 - Window parameters by name (start / end dates and times): set to a recent past window, in the same format.
 """
@@ -54,7 +55,8 @@ def parameters(raw_schema: Mapping, path: str, method: str) -> Iterator[dict]:
 
 
 def window_day(value: object, today: date, span: int = 20) -> date:
-    """A recent past day picked from a generated value (1..span days before today), the same for the same value."""
+    """A recent past day picked from a generated value (1..span days before today), the same for the same
+    value."""
     return today - timedelta(days=1 + zlib.crc32(repr(value).encode()) % span)
 
 
@@ -81,7 +83,7 @@ class Lookups:
         from . import credential_parts
 
         self._raw, self._base, self._app = raw_schema, base_url.rstrip("/"), app
-        self._session = (transport or {}).get("session")
+        self._session, self._hooks = (transport or {}).get("session"), (transport or {}).get("hooks")
         self._auth = credential_parts({}, raw_schema, creds) if creds else {"headers": {}, "query": {}}
         self.values: dict[str, list] = {}  # parameter name -> values
         self.errors: list[str] = []
@@ -133,11 +135,13 @@ class Lookups:
         if self._app is not None:
             from . import in_process_client
 
-            response = in_process_client(self._app).get(urlsplit(self._base).path + path, headers=headers, query_string=query)
+            response = in_process_client(self._app).get(urlsplit(self._base).path + path, headers=headers,
+                                                        query_string=query)
             return response.status_code, response.get_data()
         import requests
 
-        response = (self._session or requests).get(self._base + path, headers=headers, params=query, timeout=30)
+        response = (self._session or requests).get(self._base + path, headers=headers, params=query,
+                                                   timeout=30, hooks=self._hooks)
         return response.status_code, response.content
 
     def pick(self, parameter: Mapping, drawn: object) -> object:
@@ -145,7 +149,8 @@ class Lookups:
         if not values:
             return drawn
         value = values[zlib.crc32(repr(drawn).encode()) % len(values)]
-        return int(value) if resolve(self._raw, parameter.get("schema", {})).get("type") == "integer" else value
+        integer = resolve(self._raw, parameter.get("schema", {})).get("type") == "integer"
+        return int(value) if integer else value
 
 
 def _window(container: MutableMapping, today: date) -> None:
@@ -167,7 +172,8 @@ def _window(container: MutableMapping, today: date) -> None:
             container[end_key] = _format(start, drawn, hour + 1)
         else:
             spread = zlib.crc32(repr(drawn).encode()) % 3
-            container[end_key] = _format(min(start + timedelta(days=spread), today - timedelta(days=1)), drawn, 0)
+            last = min(start + timedelta(days=spread), today - timedelta(days=1))
+            container[end_key] = _format(last, drawn, 0)
     day = start or window_day(None, today)
     for key, clock in TIMES.items():
         if key in container:
@@ -192,14 +198,16 @@ def _format(day: date, drawn: object, hour: int) -> str:
     """`day` as a date, or as the date-time at `hour` (24 is the next midnight) when a date-time was drawn."""
     if not _is_datetime(drawn):
         return day.isoformat()
-    return (datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PositiveHints:
     """The `map_case` hook: positive cases get valid windows, looked-up ids, no account-bound fields.
 
     `active` is set by the run for its positive and stateful phases (a case's own metadata is no guide: a
-    form-style array parameter, serialized to its string, makes schemathesis mark a positive case negative)."""
+    form-style array parameter, serialized to its string, makes schemathesis mark a positive case
+    negative)."""
 
     def __init__(self, lookups: Lookups, today: Callable[[], date]):
         self.lookups, self.today, self.active = lookups, today, False

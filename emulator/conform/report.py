@@ -35,13 +35,14 @@ def _result(row: Row) -> tuple[str, str]:
 
 
 def _totals(rows: list[Row]) -> tuple[str, str, str]:
-    """(result line, totals line, status classes line) of a run."""
-    failed = sum(1 for r in rows if not r.ok)
-    errors = sum(1 for r in rows if r.error)
-    unexercised = sum(1 for r in rows if r.exercised is False)
-    result = f"{len(rows) - failed} of {len(rows)} operation runs conform, {failed} do not"
-    totals = (f"{len({r.operation for r in rows})} operations, {sum(r.examples for r in rows)} examples run, "
-              f"{sum(r.requests for r in rows)} requests sent; {len(rows) - failed} runs ok, "
+    """(result line, totals line, status classes line) of a run; requests and classes include the lookups."""
+    runs = [r for r in rows if r.mode != "setup"]
+    failed = sum(1 for r in runs if not r.ok)
+    errors = sum(1 for r in runs if r.error)
+    unexercised = sum(1 for r in runs if r.exercised is False)
+    result = f"{len(runs) - failed} of {len(runs)} operation runs conform, {failed} do not"
+    totals = (f"{len({r.operation for r in runs})} operations, {sum(r.examples for r in runs)} examples run, "
+              f"{sum(r.requests for r in rows)} requests sent; {len(runs) - failed} runs ok, "
               f"{failed - errors - unexercised} failed, {unexercised} not exercised, {errors} errors")
     classes = status_classes(rows)
     total = sum(classes.values()) or 1
@@ -52,7 +53,8 @@ def _totals(rows: list[Row]) -> tuple[str, str, str]:
 def print_table(rows: list[Row], out: TextIO | None = None) -> None:
     out = out or sys.stdout
     width = max([len(r.operation) for r in rows] + [9])
-    out.write(f"{'operation':<{width}}  {'mode':<8}  {'examples':>8}  {'requests':>8}  {'answers':<24}  result\n")
+    out.write(f"{'operation':<{width}}  {'mode':<8}  {'examples':>8}  {'requests':>8}  {'answers':<24}  "
+              "result\n")
     out.write(f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 8}  {'-' * 24}  {'-' * 30}\n")
     for r in rows:
         verdict, detail = _result(r)
@@ -71,12 +73,12 @@ def _md(text: object) -> str:
 
 
 def report_markdown(rows: list[Row], meta: dict[str, str]) -> str:
-    """A Markdown report of a conform run: what the server did, per operation and mode, against the contract."""
+    """A Markdown report of a conform run: what the server did, per operation and mode."""
     result, totals, classes = _totals(rows)
     lines = [f"# Conformance report: {_md(meta['title'])}", ""]
     lines += [f"- **{_md(key)}**: {_md(value)}" for key, value in meta.items() if key != "title"]
-    lines += [f"- **result**: {result}", f"- **totals**: {totals}", f"- **{classes.split(': ', 1)[0]}**: "
-              f"{_md(classes.split(': ', 1)[1])}", "",
+    name, _, value = classes.partition(": ")
+    lines += [f"- **result**: {result}", f"- **totals**: {totals}", f"- **{name}**: {_md(value)}", "",
               "| operation | mode | examples | requests | answers | result | detail |",
               "|---|---|---:|---:|---|---|---|"]
     for r in rows:
@@ -110,7 +112,8 @@ def report_html(rows: list[Row], meta: dict[str, str]) -> str:
               f"<li><b>{e(name)}</b>: {e(value)}</li>")
     body = "".join(
         f'<tr class="{"ok" if r.ok else "bad"}"><td>{e(r.operation)}</td><td>{e(r.mode)}</td>'
-        f'<td class="n">{r.examples}</td><td class="n">{r.requests}</td><td>{e(status_summary(r.statuses))}</td>'
+        f'<td class="n">{r.examples}</td><td class="n">{r.requests}</td>'
+        f'<td>{e(status_summary(r.statuses))}</td>'
         f'<td>{e(_result(r)[0])}</td><td>{e(_result(r)[1])}</td></tr>'
         for r in rows)
     details = ""
@@ -135,7 +138,8 @@ def report_html(rows: list[Row], meta: dict[str, str]) -> str:
 
 def write_report(rows: list[Row], path: str, meta: dict[str, str]) -> None:
     """Markdown for a .md path, HTML for .html / .htm."""
-    text = report_html(rows, meta) if path.lower().endswith((".html", ".htm")) else report_markdown(rows, meta)
+    html = path.lower().endswith((".html", ".htm"))
+    text = report_html(rows, meta) if html else report_markdown(rows, meta)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
 

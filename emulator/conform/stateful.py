@@ -4,8 +4,9 @@ A link chains an answer into the next request (request an export -> poll its sta
 operation that answers "not ready yet" declares it with `x-emulator-poll`: `{pointer, while: [values]}` for a
 state in the JSON body, `{while-status: [codes]}` for a status; the machine then asks again, waiting between
 asks (real time against a server, the virtual clock in-process), for at most the run's poll timeout, so that
-the flow reaches the file instead of stopping at "pending". Every value a link extracts is used. A 429 (a rate limit, or the vendor's limit of
-pending exports) is waited out the same way, for as long as its Retry-After says when it says.
+the flow reaches the file instead of stopping at "pending". Every value a link extracts is used. A 429 (a rate
+limit, or the vendor's limit of pending exports) is waited out the same way, in every mode, for as long as its
+Retry-After says when it says.
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ def retry_after(response) -> float | None:
         return None
 
 
+def call_waiting(case, kwargs: dict, target, poll: Mapping | None = None):
+    """The case's answer once it is neither a documented 429 (a rate limit, or the vendor's limit of pending
+    exports) nor, with `poll`, "not ready yet": asked again after Retry-After (or POLL_STEP) for at most the
+    poll timeout. An undocumented 429 is answered at once: status_code_conformance reports it."""
+    limited = "429" in (case.operation.definition.raw.get("responses") or {})
+    response = case.call(**kwargs)
+    waited = 0.0
+    while (pending(poll or {}, response) or (limited and response.status_code == 429)) \
+            and waited < target.poll_timeout:
+        step = min(retry_after(response) or POLL_STEP, target.poll_timeout - waited)
+        target.wait(step)
+        waited += step
+        response = case.call(**kwargs)
+    return response
+
+
 def follow_link(step_input) -> None:
     """Use every value the link extracted. Schemathesis leaves some out at random to explore, but a flow
     that drops the download signature (or expiry) cannot reach the file, and would reach it only sometimes."""
@@ -64,10 +81,10 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
     from schemathesis.core.errors import NoLinksFound
     from schemathesis.generation.stateful import run_state_machine_as_test
 
-    from . import Row, validate
+    from . import Row, validate, without_framing_headers
 
     rows: dict[str, Row] = {}
-    schema.config.generation.update(modes=["positive"])  # flows of valid calls; negative data has its own rows
+    schema.config.generation.update(modes=["positive"])  # flows of valid calls; negative data has own rows
     # The contract's own links only: links inferred between lookups would dilute the budget for the flows.
     schema.config.phases.stateful.inference.algorithms = []
     try:
@@ -86,34 +103,28 @@ def run_stateful(schema, tally, transport: dict, target, max_examples: int, prob
             return super().step(input)
 
         def before_call(self, case):
-            hints(None, case)  # cases drawn for a link's target skip the schema's map_case hooks
+            # cases drawn for a link's target skip the schema's map_case hooks
+            hints(None, without_framing_headers(None, case))
 
         def get_call_kwargs(self, case):
             return dict(transport)
 
         def call(self, case, **kwargs):
             row_for(case).examples += 1
-            response = case.call(**kwargs)
-            poll = case.operation.definition.raw.get("x-emulator-poll") or {}
-            waited = 0.0
-            while (pending(poll, response) or response.status_code == 429) and waited < target.poll_timeout:
-                step = min(retry_after(response) or POLL_STEP, target.poll_timeout - waited)
-                target.wait(step)
-                waited += step
-                response = case.call(**kwargs)
-            return response
+            return call_waiting(case, kwargs, target, case.operation.definition.raw.get("x-emulator-poll"))
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            validate(case, response, row_for(case), kwargs, probes, additional_checks=additional_checks,
+            validate(case, response, row_for(case), transport, probes, additional_checks=additional_checks,
                      recorder=self.recorder)
 
     try:
         run_state_machine_as_test(Machine, settings=settings(
-            max_examples=max_examples, stateful_step_count=STEPS, deadline=None, derandomize=True, database=None,
+            max_examples=max_examples, stateful_step_count=STEPS, deadline=None, derandomize=True,
+            database=None,
             phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck)))
     except NoLinksFound:
         return []
-    except Exception as exc:  # noqa: BLE001  (reported as the run's error, not a traceback)
+    except Exception as exc:  # reported as the run's error, not a traceback
         from . import CredentialError
 
         if isinstance(exc, CredentialError):

@@ -241,8 +241,7 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body
     def _journal(response: Response) -> Response:
         decision: Decision = g.get("decision") or Decision()
         # The request itself, not Flask's proxy: each attribute read through the proxy first fails on the
-        # proxy, building an AttributeError message (15 reads a request: about 7% of a status request's
-        # instructions, callgrind).
+        # proxy, building an AttributeError message (docs/performance.md).
         req = request._get_current_object()
         for key, value in decision.headers.items():
             response.headers[key] = value

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 FIRST_DAY = (date.min - date(1970, 1, 1)).days  # the calendar the world can name (years 1 to 9999)
 LAST_DAY = (date.max - date(1970, 1, 1)).days - 1
 
-# Bounce codes from the APSIS email export seed that do not end an address, with the rough share each has
-# among such bounces. The permanent ones (2000-2999, "Invalid address (permanent)") end a recipient's
+# Bounce codes from APSIS One API: Request email event export that do not end an address, with the rough share
+# each has among such bounces. The permanent ones (2000-2999, "Invalid address (permanent)") end a recipient's
 # lifecycle and come from lifecycle.py only.
 BOUNCE_CODES = ((3001, 24), (3002, 10), (3003, 7), (1000, 10), (1002, 7), (4003, 8), (4007, 5), (4008, 5),
                 (4009, 4), (5000, 10), (9999, 5))

@@ -167,7 +167,8 @@ def build_catalog(seed: int, recipients: int) -> Catalog:
     cat.locale_weights = tuple(w for *_, w in LOCALES)
     en = fake["en_US"]
 
-    # APSIS-style sections (discriminator pattern from the APSIS notes: usercreated.sections.<slug>-<10>).
+    # APSIS-style sections (discriminator pattern as the official APSIS Magento module shows:
+    # usercreated.sections.<slug>-<10>).
     section_names = ("Main Store", "Newsletter Nordics", "B2B Partners")
     cat.sections = tuple(
         Section(i, uuid_from(seed, 11, i), _discriminator("sections", n, seed, 100 + i), n)

@@ -44,10 +44,10 @@ def uuid_from(*parts: int) -> str:
 def uuid_at(base: int, n: int) -> str:
     """The n-th UUID of a family whose base is an `h(...)` value: two mixes, for per-row ids.
 
-    About 4x faster than `uuid_from` with four parts (profiled: correlation ids were 40% of an export)."""
+    Cheaper than `uuid_from` with four parts: export rows need one id each."""
     hi = mix(base ^ n)
     lo = mix(hi ^ 0x14057B7EF767814F)
-    # struct + bytes.hex instead of f"{hi:016x}{lo:016x}": formatting was 16% of an APSIS export, now 10%.
+    # struct + bytes.hex instead of f"{hi:016x}{lo:016x}": the cheaper formatting (same text).
     s = _TWO_U64(hi & 0xFFFFFFFFFFFF0FFF | 0x4000, lo & 0x3FFFFFFFFFFFFFFF | 0x8000000000000000).hex()
     return f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}"
 
@@ -58,7 +58,7 @@ _PAIRS36 = tuple(_DIGITS36[r % 36] + _DIGITS36[r // 36] for r in range(36 * 36))
 
 def alnum(value: int, length: int) -> str:
     """Lower-case base-36 string of fixed length, least significant digit first (APSIS discriminator
-    suffixes look like this). Two digits per divmod (every recipient's profile key: 5.6 -> 2.5 µs)."""
+    suffixes look like this). Two digits per divmod: every recipient's profile key is one."""
     out = []
     for _ in range(length // 2):
         value, rem = divmod(value, 1296)

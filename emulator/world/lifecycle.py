@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from .model import Message
     from .world import World
 
-REMOVAL_REASONS = ("Subscriber", "User", "Bounce", "Spam", "UserUnknown", "Api")  # ExpertSender seed
+# ExpertSender API v2: Get subscriber activity
+REMOVAL_REASONS = ("Subscriber", "User", "Bounce", "Spam", "UserUnknown", "Api")
 PLATFORM_REMOVALS = frozenset({"UserUnknown", "Bounce"})  # removals the platform makes after a bounce
 CYCLE_MS = 500 * DAY_MS
 TENURE_MIN_MS = 400 * DAY_MS  # after every join: list delays are at most JOIN_DELAY_MAX_DAYS

@@ -32,8 +32,8 @@ class Recipients:
 
     def _recipient(self, i: int) -> Recipient:
         # h(seed, k, i) as mix(h(seed, k) ^ i), only the chosen e-mail pattern built, the tuple built
-        # positionally (in Recipient's field order) and birthdates looked up: 15 -> 7.6 -> 5.4 us each
-        # (a day at scale 12 touches 60,000).
+        # positionally (in Recipient's field order) and birthdates looked up: a day at scale 12 builds
+        # 60,000 of them.
         kinds, i64 = self._recipient_kinds, i & MASK
         x = mix(kinds[0] ^ i64)
         loc = bisect.bisect_right(self._locale_cum, x % self._locale_cum[-1])
@@ -78,7 +78,7 @@ class Recipients:
     def contact(self, i: int) -> tuple[str, str, str]:
         """(email, phone, custom_id) of recipient i, as `recipient(i)` has them, without building the rest: what
         an export reads of a recipient it would build anew (600,000 recipients at scale 120 outgrow the
-        recipient cache): 5.4 -> 2-3 us."""
+        recipient cache), at about half the cost of building them."""
         kinds, i64 = self._recipient_kinds, i & MASK
         x = mix(kinds[0] ^ i64)
         z = mix(kinds[2] ^ i64)

@@ -63,23 +63,22 @@ class World(Recipients, Campaigns, Hours):
         # Exports look a message up per row: a C-level cache hit instead of a Python method call.
         self.message = lru_cache(maxsize=4096)(self._message)
         # Recent shards and their per-type views share one cache bounded by events, not by shards: the
-        # busiest hours of a big world are many times the size of a night's (5M-row export at scale 4:
-        # a cache of 18 shards grew the worker by 70 MB, this one by under 50).
+        # busiest hours of a big world are many times the size of a night's.
         self._use_shard_cache(_EventBudgetCache(SHARD_CACHE_EVENTS))
         self._hour_base = lru_cache(maxsize=4096)(lambda hour: h(seed, 60, hour))
         self.message_base = lru_cache(maxsize=4096)(lambda message_id: h(seed, 61, message_id))  # message_guid's
         # h(seed, k, id, r) == mix(h(seed, k, id) ^ r): per-message and per-segment prefixes are cached,
-        # so a per-recipient choice costs one mix instead of four (5 days: 1.07 -> 0.80 s profiled).
+        # so a per-recipient choice costs one mix instead of four.
         self._prefix = lru_cache(maxsize=4096)(lambda kind, key: h(seed, kind, key))
         self.tags_by_id = {tag.id: tag for tag in cat.tags}
         self.life = Lifecycle(self)
         self.wave_plan = KeyedCache(self._wave_plan, 64)  # the waves of three days engage into an hour
         self._recipient_kinds = tuple(h(seed, k) for k in (10, 11, 12, 13, 14))
         # Every recipient built with the catalogue when they all fit the recipient cache (scale 13 and below):
-        # an export meets most of them, and they were a third of a cold export's time (Netcore 6,800 rows at
-        # scale 1: 5,000 recipients, 27 of 55 ms); rendering processes forked for an export inherit them
-        # instead of each building them again (scale 12: 0.5 s of each one's 1.3 s). A row then looks its
-        # recipient up in a tuple, without the LRU's bookkeeping. Beyond, recipients are built as met.
+        # an export meets most of them, and building them is a large share of a cold export's time;
+        # rendering processes forked for an export inherit them instead of each building them again. A row
+        # then looks its recipient up in a tuple, without the LRU's bookkeeping. Beyond, recipients are built
+        # as met.
         self.recipient: Callable[[int], Recipient]
         if self.size <= RECIPIENT_CACHE:
             with _gc_paused():

@@ -1,6 +1,6 @@
 """Every runnable example of README.md and docs/*.md runs as written (see markdown.py for the marks).
 
-One real server (`email-events-emulator serve`, gunicorn, as `make serve` runs it) on a free loopback port
+One real server (`email-events-emulator serve`, as `make serve` runs it: granian by default) on a free loopback port
 serves every page; the examples' `127.0.0.1:8080` is that port. Before each page the server is reset
 (journal, jobs, clock) and its scenario cleared, so a page never depends on another."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,13 +25,15 @@ import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from emulator.contracts import contracts_dir
+from emulator.conform.data import Lookups, PositiveHints
+from emulator.contracts import contracts_dir, load
 from emulator.settings import (
     DEFAULT_APSIS_CLIENT_ID,
     DEFAULT_APSIS_CLIENT_SECRET,
     DEFAULT_EXPERTSENDER_API_KEY,
     DEFAULT_NETCORE_API_KEY,
 )
+from emulator.vendors import VENDOR_APPS
 
 Fixup = Callable[[Any, random.Random], None]
 
@@ -119,155 +121,88 @@ def _run_operation(operation, mode: str, examples: int, seed: int, tally: Tally,
             raise
 
 
-def _set(container: dict | None, key: str, value: Any) -> dict:
-    container = dict(container or {})
-    container[key] = value
-    return container
-
-
 # --- per-vendor data that reaches 2xx -------------------------------------------------------------------
+# The contracts say where valid values come from (x-emulator-values-from, x-emulator-positive-omit, window
+# parameters by name): conform's positive hints apply them. The targets add what no lookup lists: the ids of
+# exports made for the run and their signed file URLs.
 
 def today(control: str) -> date:
     _, body, _ = http("GET", control + "clock")
     return datetime.fromisoformat(json.loads(body)["now"]).date()
 
 
-def recent_days(control: str, count: int = 60) -> list[date]:
-    last = today(control) - timedelta(days=1)
-    return [last - timedelta(days=i) for i in range(count)]
+def _hints(filename: str, vendor: str, base: str, control: str) -> Callable[[Any], None]:
+    """Conform's positive hints for the contract, its lookups made with the vendor's default credentials."""
+    hooks = import_module(VENDOR_APPS[vendor][0])
+    defaults = {"APSIS_CLIENT_ID": DEFAULT_APSIS_CLIENT_ID, "APSIS_CLIENT_SECRET": DEFAULT_APSIS_CLIENT_SECRET,
+                "EXPERTSENDER_API_KEY": DEFAULT_EXPERTSENDER_API_KEY, "NETCORE_API_KEY": DEFAULT_NETCORE_API_KEY}
+    prefix = base + VENDOR_APPS[vendor][1]
+    creds = hooks.live_auth({**defaults, hooks.LIVE_ENV[0]: prefix})
+    day = today(control)
+    hints = PositiveHints(Lookups(load(filename), creds, prefix), lambda: day)
+    hints.active = True
+    return lambda case: hints(None, case)
+
+
+def _poll(url: str, headers: dict, key: Callable[[dict], str | None]) -> str:
+    for _ in range(200):
+        found = key(json.loads(http("GET", url, None, headers)[1]))
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{url} never became ready")
 
 
 def netcore_target(base: str, control: str) -> tuple[dict, dict, Fixup]:
     key = DEFAULT_NETCORE_API_KEY
-    days = recent_days(control)
-    _, body, _ = http("POST", base + "/netcore/v6/logs/download",
-                      {"start_date": days[0].isoformat(), "end_date": days[0].isoformat()},
-                      {"Authorization": f"Bearer {key}"})
+    v6 = {"Authorization": f"Bearer {key}"}
+    day = (today(control) - timedelta(days=1)).isoformat()
+    _, body, _ = http("POST", base + "/netcore/v6/logs/download", {"start_date": day, "end_date": day}, v6)
     request_id = json.loads(body)["data"]["request_id"]
-    download = None
-    for _ in range(100):
-        _, body, _ = http("GET", f"{base}/netcore/v6/logs/download/{request_id}", None,
-                          {"Authorization": f"Bearer {key}"})
-        download = json.loads(body)["data"].get("download_url")
-        if download:
-            break
-        time.sleep(0.1)
+    download = _poll(f"{base}/netcore/v6/logs/download/{request_id}", v6, lambda d: d["data"].get("download_url"))
     signature = parse_qs(urlsplit(download).query)["signature"][0]
+    hints = _hints("netcore-email.openapi.yaml", "netcore", base, control)
 
     def fixup(case, rnd: random.Random) -> None:
-        first = rnd.choice(days[:30])
-        last = first + timedelta(days=rnd.choice((0, 0, 1, 2)))
-        for a, b in (("startdate", "enddate"), ("start_date", "end_date")):
-            if a in (case.query or {}) or b in (case.query or {}) or case.method == "GET" and "stats" in case.path:
-                case.query = _set(case.query, a, first.isoformat())
-                case.query = _set(case.query, b, last.isoformat()) if rnd.random() < 0.7 else case.query
-        if case.path.endswith("/events"):
-            q = dict(case.query or {})
-            q.pop("scrollid", None), q.pop("scrollId", None)
-            if case.path.startswith("/v6"):
-                q.setdefault("start_date", first.isoformat())
-                for name in ("start_time", "end_time"):
-                    q.pop(name, None)
-            else:
-                q.setdefault("startdate", first.isoformat())
-            case.query = q
-        if isinstance(case.body, dict):
-            case.body = {**case.body, "start_date": first.isoformat(), "end_date": last.isoformat()}
-            for name in ("start_time", "end_time"):
-                case.body.pop(name, None)
+        hints(case)
         if "request_id" in (case.path_parameters or {}):
-            case.path_parameters = _set(case.path_parameters, "request_id", request_id)
+            case.path_parameters = {**case.path_parameters, "request_id": request_id}
         if case.path.endswith("/file"):
-            case.query = _set(case.query, "signature", signature)
-        headers = dict(case.headers or {})
-        headers.pop("subaccount", None)
-        headers.pop("api_key", None), headers.pop("Authorization", None)
-        case.headers = headers
+            case.query = {**(case.query or {}), "signature": signature}
+        case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "subaccount"}
 
     return {"Authorization": f"Bearer {key}", "api_key": key}, {}, fixup
 
 
 def expertsender_target(base: str, control: str) -> tuple[dict, dict, Fixup]:
-    key = {"apiKey": DEFAULT_EXPERTSENDER_API_KEY}
-    days = recent_days(control)
-    first = days[7].isoformat()
-    _, body, _ = http("GET", f"{base}/expertsender/v2/Api/Messages?apiKey={key['apiKey']}&startDate={first}"
-                             f"&endDate={days[0].isoformat()}")
-    messages = re.findall(rb"<Message><Id>(\d+)</Id>", body) or re.findall(rb"<Id>(\d+)</Id>", body)
-    _, body, _ = http("GET", f"{base}/expertsender/v2/Api/Lists?apiKey={key['apiKey']}")
-    lists = re.findall(rb"<Id>(\d+)</Id>", body)
-    message_ids = [m.decode() for m in messages[:20]]
-    list_ids = [x.decode() for x in lists[:10]]
-
-    def fixup(case, rnd: random.Random) -> None:
-        day = rnd.choice(days)
-        q = dict(case.query or {})
-        if "date" in q or case.path.startswith("/v2/Api/Activities"):
-            q["date"] = day.isoformat()
-        if "startDate" in q or "endDate" in q or "Bounces" in case.path:
-            q["startDate"] = day.isoformat()
-            q["endDate"] = (day + timedelta(days=rnd.choice((0, 1, 3)))).isoformat()
-        case.query = q
-        params = dict(case.path_parameters or {})
-        if "id" in params:
-            params["id"] = rnd.choice(list_ids if "/Lists/" in case.path else message_ids)
-        case.path_parameters = params
-
-    return {}, key, fixup
+    hints = _hints("expertsender-v2.openapi.yaml", "expertsender", base, control)
+    return {}, {"apiKey": DEFAULT_EXPERTSENDER_API_KEY}, lambda case, rnd: hints(case)
 
 
 def apsis_target(base: str, control: str) -> tuple[dict, dict, Fixup]:
-    _, body, _ = http("POST", base + "/apsis/oauth/token", {
-        "grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
-        "client_secret": DEFAULT_APSIS_CLIENT_SECRET})
+    credentials = {"grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
+                   "client_secret": DEFAULT_APSIS_CLIENT_SECRET}
+    _, body, _ = http("POST", base + "/apsis/oauth/token", credentials)
     auth = {"Authorization": f"Bearer {json.loads(body)['access_token']}"}
     api = base + "/apsis"
-    sections = [s["discriminator"] for s in json.loads(http("GET", api + "/audience/sections", None, auth)[1])["items"]]
-    section = sections[0]
-    activities = json.loads(http("GET", f"{api}/emails/sections/{section}/activities", None, auth)[1])
-    activity_ids = [a["id"] for a in activities.get("items", [])][:20] or [1]
-    now = datetime.combine(today(control), datetime.min.time())
-    start = (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    end = (now - timedelta(days=2) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    report = json.loads(http("POST", api + "/emails/reports", {"start_at": start, "end_at": end}, auth)[1])["report_id"]
+    start = datetime.combine(today(control), datetime.min.time()) - timedelta(days=2)
+    window = {"start_at": f"{start:%Y-%m-%dT%H:%M:%SZ}", "end_at": f"{start + timedelta(hours=2):%Y-%m-%dT%H:%M:%SZ}"}
+    report = json.loads(http("POST", api + "/emails/reports", window, auth)[1])["report_id"]
     export = json.loads(http("POST", api + "/audience/profiles/exports",
                              {"attributes": ["com.apsis1.attributes.email"]}, auth)[1])["export_id"]
-    file_query: dict[str, str] = {}
-    for _ in range(100):
-        status = json.loads(http("GET", f"{api}/emails/reports/{report}", None, auth)[1])
-        if status.get("file_download_url"):
-            file_query = {k: v[0] for k, v in parse_qs(urlsplit(status["file_download_url"]).query).items()}
-            break
-        time.sleep(0.1)
+    file_url = _poll(f"{api}/emails/reports/{report}", auth, lambda d: d.get("file_download_url"))
+    file_query = {k: v[0] for k, v in parse_qs(urlsplit(file_url).query).items()}
+    hints = _hints("apsis-one.openapi.yaml", "apsis", base, control)
 
     def fixup(case, rnd: random.Random) -> None:
+        hints(case)
         params = dict(case.path_parameters or {})
-        if "section_discriminator" in params:
-            params["section_discriminator"] = rnd.choice(sections)
-        if "activity_id" in params:
-            params["activity_id"] = rnd.choice(activity_ids)
-        if "report_id" in params:
-            params["report_id"] = report
-        if "export_id" in params:
-            params["export_id"] = export
+        params.update({k: v for k, v in (("report_id", report), ("export_id", export)) if k in params})
         case.path_parameters = params
         if case.path.endswith("/file"):
             case.query = dict(file_query)
-            case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "x-apsis-auth"}
-        if isinstance(case.body, dict) and case.path in ("/emails/reports", "/audience/profiles/exports"):
-            body = {k: v for k, v in case.body.items()
-                    if k not in ("sections", "attributes", "tags", "events", "topics", "segment_filter")}
-            hours = rnd.choice((1, 2, 6))
-            begin = now - timedelta(days=rnd.choice((1, 2, 3)))
-            body["start_at"] = begin.strftime("%Y-%m-%dT%H:%M:%SZ")
-            body["end_at"] = (begin + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            case.body = body
         if case.path == "/oauth/token" and isinstance(case.body, dict):
-            case.body = {**case.body, "grant_type": "client_credentials", "client_id": DEFAULT_APSIS_CLIENT_ID,
-                         "client_secret": DEFAULT_APSIS_CLIENT_SECRET}
-        headers = dict(case.headers or {})
-        headers.pop("Authorization", None)
-        case.headers = headers
+            case.body = {**case.body, **credentials}
 
     return auth, {}, fixup
 

@@ -173,9 +173,9 @@ CASES = {
 # code of that time (9aaefe6), which gave every other digest here unchanged. All of them again, on purpose,
 # when recipients got lifecycles (issue 22): sends only to list members, no delivery after a leave (later
 # sends dropped), opens after their delivery, subscriptions from the lifecycle, no permanent bounce outside
-# it, APSIS profiles with a section per section of their data, SMS links and bounces SMS-shaped. The two Netcore
-# event-page digests are those of the lifecycle world in sent-time order (issue 23: Fetch Event Logs sorts by
-# email sent time).
+# it, APSIS profiles with a section per section of their data, SMS links and bounces SMS-shaped. The two
+# Netcore event-page digests are those of the lifecycle world in sent-time order (issue 23: Fetch Event Logs
+# sorts by email sent time).
 EXPECTED: dict[str, str] = {
     'apsis email export, 2 days, 6 attributes, 2 tags': '05fca1150fb69eb5',
     'apsis profile export, JSON': '95d5f6980c743369',

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -65,7 +66,10 @@ def _fill_journal_disk(core) -> None:
     conn.execute(f"PRAGMA max_page_count = {pages}")
 
 
-def test_full_journal_disk_never_fails_a_request_and_the_journal_can_be_cleared(client, core):
+def test_full_journal_disk_never_fails_a_request_and_the_journal_can_be_cleared(client, core, monkeypatch):
+    # Every entry written at once by the request's own thread, whose connection _fill_journal_disk limits (a
+    # page limit is per connection; the writer thread's own would not have it).
+    monkeypatch.setattr(store_module, "JOURNAL_BATCH", 1)
     client.get(LISTS)
     _fill_journal_disk(core)
     padding = {f"X-Pad-{i}": "p" * 200 for i in range(15)}
@@ -142,3 +146,16 @@ def test_journal_writes_leave_the_other_workers_state_cache_valid(tmp_path):
     other.put("scenario", {"names": ["flaky"]})
     assert worker.get("scenario") == {"names": ["flaky"]} and worker._local.cache is not cache
 
+
+
+def test_an_idle_journal_writer_leaves_and_the_next_entry_starts_another(client, core, monkeypatch):
+    """An app no longer used holds no thread (so its store and files can be freed); a later request is still
+    journaled."""
+    monkeypatch.setattr(store_module, "JOURNAL_WRITER_IDLE_S", 0.05)
+    client.get(LISTS)
+    deadline = time.monotonic() + 5
+    while core.store._writer_alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not core.store._writer_alive
+    client.get(LISTS)
+    assert [e["status"] for e in client.get("/_emulator/journal").get_json()["items"]] == [200, 200]

@@ -16,8 +16,8 @@ from ...world.model import Event, Message, Recipient
 from ...world.world import DAY_MS, PLATFORM_REMOVALS, World
 from .errors import Problem
 
-# Canonical event -> the export's `type` (seed 1: SENT, DELIVERED, OPENED, CLICKED, BOUNCED, UNSUBSCRIBED,
-# ABUSE; "Reported spam" is ABUSE).
+# Canonical event -> the export's `type` ("Request email event export": SENT, DELIVERED, OPENED, CLICKED,
+# BOUNCED, UNSUBSCRIBED, ABUSE; "Reported spam" is ABUSE).
 EXPORT_TYPES = {
     m.SENT: "SENT",
     m.DELIVERED: "DELIVERED",
@@ -65,7 +65,8 @@ def iso(ms: int) -> str:
 
 
 def short_name(discriminator: str) -> str:
-    """The header name of an attribute or tag column: the discriminator's last part (seed 1: 'gender')."""
+    """The header name of an attribute or tag column: the discriminator's last part ("Request email event
+    export": 'gender')."""
     return discriminator.rsplit(".", 1)[-1]
 
 
@@ -152,7 +153,8 @@ class Account:
     def consent_lists(self, section: Section) -> list[ConsentList]:
         """A section's consent lists: one, holding a topic per mailing list of the section, so that every
         `unsubscribe_topic` of an event resolves in the event's section (an activity's section is its
-        list's). Discriminators follow usercreated.targets.<slug>-<10> (notes, section 4)."""
+        list's). Discriminators follow usercreated.targets.<slug>-<10> (the official APSIS Magento and
+        PrestaShop modules)."""
         topics = tuple(lst for lst in self.cat.lists if lst.section == section.index)
         if not topics:
             return []
@@ -180,7 +182,8 @@ class Account:
     # --- attribute values --------------------------------------------------------------------
     @staticmethod
     def attribute_value(attr: Attribute, person: Recipient) -> Any:
-        """The typed value of a profile attribute (None when unset): seed 1, "follows the type"."""
+        """The typed value of a profile attribute (None when unset): "Request email event export", "follows
+        the type"."""
         if attr.field == "last_purchase":
             return iso(person.last_purchase_ms)
         value = getattr(person, attr.field)
@@ -244,8 +247,8 @@ class Account:
         sections: set[int] | None,
         segment: Segment | None,
     ) -> Iterator[tuple[Event, Message]]:
-        """Email events caused by activities in [start_ms, end_ms), retried duplicates included (seed 1:
-        "The same correlation_id value may be repeated")."""
+        """Email events caused by activities in [start_ms, end_ms), retried duplicates included ("Request
+        email event export": "The same correlation_id value may be repeated")."""
         world = self.world
         for event in world.events(start_ms, end_ms, types):
             if event.channel != m.EMAIL or event.message_id == 0:
@@ -260,8 +263,8 @@ class Account:
             yield event, msg
 
     def variation_parts(self, msg: Message, variation: int) -> tuple[int, str, str]:
-        """(split_id, split_activity_name, variation) of an event (seed 1: split_id equals activity_id for
-        non-split sendings and for the winning partition)."""
+        """(split_id, split_activity_name, variation) of an event ("Request email event export": split_id
+        equals activity_id for non-split sendings and for the winning partition)."""
         if not msg.is_split or variation < 0:
             return msg.id, "", ""
         group = msg.variations[variation] if variation < len(msg.variations) else msg.variations[msg.winner]

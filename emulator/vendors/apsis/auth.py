@@ -1,9 +1,10 @@
 """OAuth client credentials, JWT access tokens and the bearer check, all on the virtual clock.
 
-Notes, section 2: POST /oauth/token with JSON {grant_type, client_id, client_secret} answers
-{access_token, expires_in: 86400, token_type: "Bearer"}; the token is a JWT whose `exp` clients read;
-10 token requests per minute, then 429. Invalid or expired tokens: 401 problem+json (KB-ERRORS), or with
-the scenario option `apsis.auth_failure_status: 403` the gateway's 403 {"message": ...} (KB-AUTH).
+APSIS One API reference, "Authentication": POST /oauth/token with JSON {grant_type, client_id,
+client_secret} answers {access_token, expires_in: 86400, token_type: "Bearer"}; the token is a JWT whose
+`exp` clients read; 10 token requests per minute, then 429. Invalid or expired tokens: 401 problem+json (APSIS help centre,
+"Handling errors"), or with the scenario option `apsis.auth_failure_status: 403` the gateway's 403
+{"message": ...} (APSIS help centre, "Authentication").
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from flask import Response, request
 from ...core import Core
 from .errors import Problem, gateway_deny, problem
 
-TOKEN_LIFETIME = 86_400  # seconds; "expires_in": 86400 (notes, DEV-AUTH)
-TOKEN_LIMIT_PER_MINUTE = 10  # notes, DEV-LIMITS; the default of settings.apsis_token_limit
+TOKEN_LIFETIME = 86_400  # seconds; "expires_in": 86400 (APSIS One API reference, "Authentication")
+TOKEN_LIMIT_PER_MINUTE = 10  # APSIS One API reference, "Limits"; the default of settings.apsis_token_limit
 ISSUER = "https://api.apsis.one"
 
 
@@ -89,7 +90,7 @@ _VERIFIED: dict[tuple[str, bytes], dict] = {}
 
 def _claims(token: str, key: bytes) -> dict:
     """The claims of a token whose signature checks out. A token string verifies the same way every time,
-    so it is checked once (PyJWT takes 38 us, a third of a status request); exp is checked by the caller
+    so it is checked once (PyJWT's check is a third of a status request); exp is checked by the caller
     against the virtual clock, never the wall clock."""
     claims = _VERIFIED.get((token, key))
     if claims is None:

@@ -14,7 +14,7 @@ from ...exports import PENDING
 from .errors import Problem
 
 CONTRACT_FILE = "apsis-one.openapi.yaml"
-MAX_BODY_BYTES = 100 * 1024  # notes, DEV-LIMITS: bodies over 100 kB get 413
+MAX_BODY_BYTES = 100 * 1024  # APSIS One API reference, "Limits": bodies over 100 kB get 413
 
 
 def checked(method: str, path: str, **path_values: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""APSIS One errors: RFC 7807 problem+json with title, status and detail (APSIS notes, "Handling errors")."""
+"""APSIS One errors: RFC 7807 problem+json with title, status and detail (APSIS help centre, "Handling
+errors")."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 from flask import Response
 from werkzeug.http import HTTP_STATUS_CODES
 
-# The API gateway's body for an invalid or expired token (notes, KB-AUTH); not problem+json.
+# The API gateway's body for an invalid or expired token (APSIS help centre, "Authentication"); not
+# problem+json.
 EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
 
 

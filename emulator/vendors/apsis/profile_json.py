@@ -1,6 +1,7 @@
-"""The profile in segment event export file (seed 2): a JSON dictionary keyed by profile export key;
-per profile `sections` keyed by section id; per section `attributes` keyed by attribute (version) id or
-tag id holding {value} (null for tags), `events` when events were requested, `topics` when topics were.
+"""The profile in segment event export file (APSIS One API: Request profile in segment event export): a
+JSON dictionary keyed by profile export key; per profile `sections` keyed by section id; per section
+`attributes` keyed by attribute (version) id or tag id holding {value} (null for tags), `events` when events
+were requested, `topics` when topics were.
 
 The file is ordered by profile, the window's events by time: a profile's events come from every hour of
 the window. A small export groups them in memory in one scan. A big one scans the window once, in blocks
@@ -38,14 +39,13 @@ EVENTS_PER_BUCKET = 50_000
 # Events of a block of the window's hours, the unit of the scan a rendering process takes at a time.
 EVENTS_PER_BLOCK = 25_000
 # Events grouped in memory at once while a block is scanned: a block is written as runs of this many, so
-# that a process holds no more of a busy hour's events (68k at scale 4) as text: a rendering process's
-# private memory peaked at 36 MB instead of 47 (1M events at scale 4).
+# that a process holds no more of a busy hour's events (68k at scale 4) as text at once.
 RUN_EVENTS = 3 * 4096
 
 
 def members(acc: Account, request: dict[str, Any]) -> list[int]:
-    """The profiles of the file, in recipient order (seed 2: without an attribute or tag requested, no
-    profile shows up)."""
+    """The profiles of the file, in recipient order ("Request profile in segment event export": without an
+    attribute or tag requested, no profile shows up)."""
     if not request["attributes"] and not request["tags"]:
         return []
     world, segment_id = acc.world, request["segment_id"]
@@ -82,10 +82,12 @@ def profiles(acc: Account, request: dict[str, Any], chunk: list[int],
                 attrs[str(version_id)] = {"value": value}
         for tag_id in tag_ids:
             if world.has_tag(tag_id, r):
-                attrs[str(tag_id)] = {"value": None}  # seed 2: "For tags the value is always null"
+                # "Request profile in segment event export": "For tags the value is always null"
+                attrs[str(tag_id)] = {"value": None}
         sections: dict[str, Any] = {}
         for index in world.profile_sections(r):
-            # seed 2: each section holds the profile's attributes and tags, and its own events and topics
+            # "Request profile in segment event export": each section holds the profile's attributes and tags,
+            # and its own events and topics
             section: dict[str, Any] = {"attributes": attrs}
             if request["events"]:
                 section["events"] = orjson.Fragment("[" + ",".join(events.get(r * slots + index, ())) + "]")
@@ -106,8 +108,8 @@ def _events_by_profile(acc: Account, request: dict[str, Any]) -> dict[int, list[
 def _grouped_runs(acc: Account, request: dict[str, Any], most: int | None) -> Iterator[dict[int, list[str]]]:
     """The events of _events_by_profile in runs of about `most` events at a time (all at once with None),
     each run grouped by recipient. Each event is its JSON (orjson, as writers.json_members writes the
-    rest), held as text, not as dicts or events (228k events: peak RSS +121 -> +58 MB), nor as orjson's
-    bytes (each left in a 1 KiB block: +542 MB)."""
+    rest), held as text: smaller than dicts or events, and than orjson's bytes, each of which is left in a
+    1 KiB block."""
     type_ids = {canonical: acc.event_type_of(canonical).version_id for canonical in request["events"]}
     segment = next((s for s in acc.cat.segments if s.id == request["segment_id"]), None)
     out: dict[int, list[str]] = defaultdict(list)
@@ -132,7 +134,8 @@ _BATCH = 4096  # events whose correlation ids are computed at once
 
 def _render_events(acc: Account, type_ids: dict[str, Any], picked: list[tuple[Event, Message]],
                    out: dict[int, list[str]]) -> None:
-    # Correlation ids all at once (numpy; a retry repeats its event's, seed 2): 52k events, 0.44 -> 0.37 s.
+    # Correlation ids all at once (numpy; a retry repeats its event's, "Request profile in segment event
+    # export").
     ids = acc.world.correlation_ids_of([event for event, _ in picked])
     dumps = orjson.dumps
     slots = len(acc.cat.sections)

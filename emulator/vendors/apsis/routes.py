@@ -18,7 +18,7 @@ PUBLIC = {"token", "email_export.download"}
 
 def create_app(core: Core) -> Flask:
     contract(CONTRACT_FILE)  # a broken contract fails at start, not on the first request
-    app = make_vendor_app(core, "apsis", problem, MAX_BODY_BYTES)  # notes, DEV-LIMITS: over 100 kB -> 413
+    app = make_vendor_app(core, "apsis", problem, MAX_BODY_BYTES)  # APSIS One API reference, "Limits": over 100 kB -> 413
 
     @app.before_request
     def _guard() -> Response | None:

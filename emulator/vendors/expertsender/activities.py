@@ -1,4 +1,5 @@
-"""Activities rows: canonical events of one business-unit day rendered as the seed's CSV columns."""
+"""Activities rows: canonical events of one business-unit day rendered as the CSV columns of
+ExpertSender API v2: Get subscriber activity."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from ...world.world import RECIPIENT_CACHE
 from ...writers import LocalSeconds, csv_field, utf8_text
 from .columns import CHANNEL_TYPES, columns
 
-# Seed "Supported activity data types" -> the canonical event each one lists.
+# ExpertSender API v2: Get subscriber activity, "Supported activity data types" -> the canonical event each
+# one lists.
 EVENT_OF_TYPE = {
     "Subscriptions": m.SUBSCRIBED, "Confirmations": m.CONFIRMED, "Sends": m.SENT, "Opens": m.OPENED,
     "Clicks": m.CLICKED, "Complaints": m.COMPLAINED, "Removals": m.UNSUBSCRIBED, "Bounces": m.BOUNCED,
@@ -22,7 +24,8 @@ EVENT_OF_TYPE = {
 }
 CHANNEL_NAME = {m.EMAIL: "Email", m.SMS: "SmsMms"}
 
-# Bounce reasons (seed "Bounce reasons") and an SMTP diagnostic per detailed bounce code of the world.
+# Bounce reasons (Get subscriber activity, "Bounce reasons") and an SMTP diagnostic per detailed bounce code
+# of the world.
 _DIAGNOSTIC = {
     2001: ("UserUnknown", "550 5.1.1 Recipient address rejected: User unknown"),
     2002: ("UserUnknown", "550 5.1.2 Host or domain name not found"),
@@ -36,19 +39,19 @@ _DIAGNOSTIC = {
     4007: ("Other", "550 5.7.23 SPF validation failed"),
     4008: ("Other", "550 5.7.26 Unauthenticated email is not accepted due to DMARC policy"),
     4009: ("Other", "550 5.7.20 No valid DKIM signature found"),
-    5000: ("OutOfOffice", ""),  # an auto reply carries no diagnostic code ("Optional" in the seed)
+    5000: ("OutOfOffice", ""),  # an auto reply carries no diagnostic code ("Optional" in the document)
     9999: ("Unknown", ""),
 }
 
 
 # An SMS bounce carries the SMS gateway's delivery receipt (SMPP "stat:... err:..."), not an SMTP reply: by the
-# world code's range (emulator choice; the seed shows no SmsMms bounce).
+# world code's range (emulator choice; Get subscriber activity shows no SmsMms bounce).
 _SMS_DIAGNOSTIC = {1: ("Blocked", "stat:REJECTD err:005"), 3: ("Other", "stat:UNDELIV err:001"),
                    4: ("Other", "stat:EXPIRED err:000")}
 
 
 def bounce_reason(code: int, sms: bool = False) -> tuple[str, str]:
-    """(seed bounce reason, diagnostic code text) for a world bounce code, of an email or an SMS."""
+    """(documented bounce reason, diagnostic code text) for a world bounce code, of an email or an SMS."""
     if sms:
         return _SMS_DIAGNOSTIC.get(code // 1000, ("Unknown", "stat:UNKNOWN err:000"))
     if code in _DIAGNOSTIC:
@@ -126,8 +129,7 @@ def rows(world: World, q: ActivityQuery, tz: ZoneInfo) -> Iterator[list[Any]]:
         yield [get(ctx) for get in getters]
 
 
-# Columns whose value depends only on the message and variation: rendered once per message and reused
-# (Sends, scale 1: 0.035 -> 0.02 s; see benchmarks/).
+# Columns whose value depends only on the message and variation: rendered once per message and reused.
 _MESSAGE_COLUMNS = frozenset({"MessageId", "MessageSubject", "MessageContentId", "SegmentId"})
 # Columns of the recipient, by channel: a row template reads them from the recipient's tuple itself, so that
 # a row costs no lookup of its person. Never quoted: addresses are made of slugs, digits, dots and a mail
@@ -173,7 +175,7 @@ def lines(world: World, q: ActivityQuery, tz: ZoneInfo, part: tuple[int, int] | 
     messages: dict[tuple[int, int], list[str]] = {}
     sms = m.SMS
     # The standard columns of most types need nothing of an event but its date once its message part is
-    # cached: the context is loaded on a cache miss only (Sends, scale 12: 0.75 -> 0.55 s).
+    # cached: the context is loaded on a cache miss only.
     date_only = not event_getters and slots["r"] == ["Date"]
     date = ctx._local
     for event in matching_events(world, q, tz, part):

@@ -1,8 +1,9 @@
-"""The Activities CSV columns of each type, transcribed from the seed's tables (in table order).
+"""The Activities CSV columns of each type, transcribed from the tables of
+ExpertSender API v2: Get subscriber activity (in table order).
 
 Each column carries the condition of its footnote: None (always), "channel_all" ("Returned only if channel
 option was set to All"), "extended" ("Extended columns"), or the return* flag that adds it. `Email` is the
-unnamed row of every table. Where the seed's 2011 examples disagree with its tables, the tables win.
+unnamed row of every table. Where the document's 2011 examples disagree with its tables, the tables win.
 """
 
 from __future__ import annotations

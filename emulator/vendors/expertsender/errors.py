@@ -1,7 +1,7 @@
 """ExpertSender errors: XML ApiResponse/ErrorMessage with Code equal to the HTTP status.
 
 Content-Type text/xml and an explicit Content-Length: a public client misses errors without them
-(ExpertSender notes, section 2).
+(ExpertSender API v2: Data format, Status codes).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Companion endpoints an Activities pipeline calls besides Get subscriber activity (notes §4):
+"""Companion endpoints an Activities pipeline calls besides Get subscriber activity (ExpertSender API v2):
 SummaryStatistics (the totals it reconciles its rows against), RemovedSubscribers (its suppression sync) and
 Segments (the names behind the SegmentId column).
 
 Counted from the same world events as the Activities rows of the email channel: retried duplicates left out,
-each event on its business-unit day. Element names follow the public clients (GH-SHAX
-`src/Mapper/SummaryStatistic.php` and `test/data/summary_statistics.xml`, GH-CITI
+each event on its business-unit day. Element names follow the public clients (shax88/expertsender-api
+`src/Mapper/SummaryStatistic.php` and `test/data/summary_statistics.xml`, citilinkru/expert-sender-api
 `tests/Response/RemovedSubscribersGetResponseTest.php` and `SegmentsGetResponseTest.php`).
 """
 
@@ -23,7 +23,8 @@ from .views import _date_range, authorize, core, tz
 from .xml import data_response
 
 COUNTED = (m.SENT, m.BOUNCED, m.OPENED, m.CLICKED, m.COMPLAINED, m.UNSUBSCRIBED, m.GOAL)
-# Removals' Reason (seed "Removal reasons") -> RemovedSubscribers' removeTypes (GH-CITI RemoveType)
+# Removals' Reason (Get subscriber activity, "Removal reasons") -> RemovedSubscribers' removeTypes
+# (citilinkru/expert-sender-api RemoveType)
 REMOVE_TYPES = {"Subscriber": "OptOutLink", "User": "Ui", "Bounce": "BounceLimit", "Spam": "Complaint",
                 "UserUnknown": "UserUnknown", "Api": "Api"}
 GROUPINGS = ("Date", "Month", "Message", "List", "Segment")
@@ -85,7 +86,8 @@ def _in_scope(scope: str | None, value: str, event: m.Event, msg: m.Message | No
 
 
 def _group_key(grouping: str, event: m.Event, msg: m.Message | None) -> tuple[tuple[str, Any], ...] | None:
-    """The grouping columns of the event's row (GH-SHAX SummaryStatistic), None when it has no such row."""
+    """The grouping columns of the event's row (shax88/expertsender-api SummaryStatistic), None when it has
+    no such row."""
     world = core().world
     if grouping in ("Date", "Month"):
         day = datetime.fromtimestamp(event.ts / 1000, tz()).date()
@@ -136,7 +138,8 @@ def _sort_key(key: tuple[tuple[str, Any], ...]) -> tuple:
 
 # --- RemovedSubscribers --------------------------------------------------------------------------
 def removed_subscribers() -> Response:
-    """Removed subscribers (GH-CITI RemovedSubscriberGetRequest): the Removals of the email channel."""
+    """Removed subscribers (citilinkru/expert-sender-api RemovedSubscriberGetRequest): the Removals of the
+    email channel."""
     authorize()
     values = check("GET", "/v2/Api/RemovedSubscribers", request.args)
     start, end = _date_range(values, 30)

@@ -38,8 +38,8 @@ def create_app(core: Core) -> Flask:
 
     @app.after_request
     def _timezone(response: Response) -> Response:
-        # Every response example of the seed (all 200s, Get subscriber activity) carries the business unit's
-        # zone; errors are sent without it (no error example shows their headers: contract assumption).
+        # Every response example of ExpertSender API v2: Get subscriber activity (all 200s) carries the
+        # business unit's zone; errors are sent without it (no error example shows their headers: contract assumption).
         if response.status_code < 300:
             response.headers["Set-Cookie"] = cookie
         return response

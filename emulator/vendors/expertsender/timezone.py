@@ -2,7 +2,7 @@
 
 Every response example of "ExpertSender API v2: Get subscriber activity" carries
 `Set-Cookie: TIMEZONE=Central European Standard Time; path=/`, the only signal of the zone behind the
-naive `Date` values (notes §3, "Time zone"). The emulator's zone is an IANA name
+naive `Date` values (ExpertSender API v2: Get server time). The emulator's zone is an IANA name
 (EMULATOR_EXPERTSENDER_TIMEZONE); this table maps it to the Windows id (Unicode CLDR windowsZones.xml).
 """
 
@@ -53,5 +53,6 @@ def windows_name(iana: str) -> str:
 
 
 def timezone_cookie(iana: str) -> str:
-    """The seed's cookie, verbatim in form: `TIMEZONE=<Windows id>; path=/` (unquoted, spaces kept)."""
+    """The cookie of Get subscriber activity's examples, verbatim in form: `TIMEZONE=<Windows id>; path=/`
+    (unquoted, spaces kept)."""
     return f"TIMEZONE={windows_name(iana)}; path=/"

@@ -22,12 +22,13 @@ from .columns import FLAGS, SYSTEM_TAGS, TAG_TYPES
 from .params import BadRequest, check
 from .xml import data_response
 
-# Sends per block of a Sends export rendered on several cores (a day at scale 120 in hours: 4.9 s, in blocks of
-# 20,000 sends: 3.5 s; one hour holds a third of its sends).
+# Sends per block of a Sends export rendered on several cores: one hour of a big world holds a third of a
+# day's sends, so hours alone would leave the other cores idle.
 SEND_BLOCK = 20_000
-INVALID_KEY = "Supplied API key is invalid."  # ExpertSender notes: 403 for a wrong API key
-# A CSV answer up to this size is rendered before it is sent, so it carries a Content-Length as the seed's
-# examples do (and a client that needs one to see a body gets it); a larger one streams chunked.
+INVALID_KEY = "Supplied API key is invalid."  # ExpertSender API v2: Status codes (403)
+# A CSV answer up to this size is rendered before it is sent, so it carries a Content-Length as Get
+# subscriber activity's examples do (and a client that needs one to see a body gets it); a larger one
+# streams chunked.
 KNOWN_LENGTH_LIMIT = 1 << 20
 
 
@@ -48,8 +49,9 @@ def authorize() -> None:
 def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None,
                  query: ActivityQuery | None = None) -> Response:
     """CSV (rows as field lists, or an Activities query's lines, hour by hour and on several cores for a big
-    day) with the configured BOM and line end. Plain by default, as in the seed's examples (the request
-    says `Accept-Encoding: gzip,deflate`, the answer has no Content-Encoding and a Content-Length); gzip
+    day) with the configured BOM and line end. Plain by default, as in Get subscriber activity's examples
+    (the request says `Accept-Encoding: gzip,deflate`, the answer has no Content-Encoding and a
+    Content-Length); gzip
     for a client that accepts it only with EMULATOR_EXPERTSENDER_GZIP. Content-Length when small."""
     c = core()
     settings = c.settings
@@ -80,7 +82,7 @@ def csv_response(header: list[str], body_rows: Iterator[list[Any]] | None = None
 
 # --- Activities ------------------------------------------------------------------------------------
 def activities(message_id: str | None = None) -> Response:
-    """Get subscriber activity. The seed's own example `GET /v2/Api/Activities/145408?...&type=Opens`
+    """Get subscriber activity. The document's own example `GET /v2/Api/Activities/145408?...&type=Opens`
     answers rows of MessageId 147849: the path id is not a filter (its meaning is not documented), so it
     is checked as an integer and otherwise ignored."""
     authorize()
@@ -228,7 +230,8 @@ _BOUNCE_TYPE_CODES = {"Hard": 1, "Soft": 2}
 
 
 def bounces() -> Response:
-    """Bounce list CSV: Date, Email, Phone, BounceCode, BounceReason, BounceType (notes, DOC-BOUNCES)."""
+    """Bounce list CSV: Date, Email, Phone, BounceCode, BounceReason, BounceType (ExpertSender API v2: Get
+    bounces list)."""
     authorize()
     values = check("GET", "/v2/Api/Bounces", request.args)
     window = _date_range(values, 1)

@@ -1,4 +1,5 @@
-"""ExpertSender XML success bodies: <ApiResponse><Data>...</Data></ApiResponse> (notes, data format)."""
+"""ExpertSender XML success bodies: <ApiResponse><Data>...</Data></ApiResponse> (ExpertSender API v2: Data
+format)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ LIVE_ENV = ("NETCORE_BASE_URL", "NETCORE_API_KEY")
 
 
 def _auth(key: str) -> dict[str, str]:
-    # By security scheme: v5.1 operations read the `api_key` header, v6 ones the Bearer header (notes §2).
+    # By security scheme: v5.1 operations read the `api_key` header, v6 ones the Bearer header (the
+    # Pepipost SDKs).
     return {"apiKey": key, "bearer": key}
 
 

@@ -1,6 +1,6 @@
-"""Credentials: v5 and v5.1 send the key in an `api_key` header (underscore, notes §2), v6 sends
-`Authorization: Bearer <key>` (notes §2, get-events-1) and may name a sub-account in a header whose real
-name the notes did not find (emulator choice: `subaccount`)."""
+"""Credentials: v5 and v5.1 send the key in an `api_key` header (underscore, the Pepipost SDKs), v6 sends
+`Authorization: Bearer <key>` ("Fetch Logs" (v6)) and may name a sub-account in a header whose real
+name was not found (emulator choice: `subaccount`)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def checked(method: str, path: str, **path_values: str) -> dict[str, Any]:
 
 
 def today(core: Core) -> date:
-    """Today in the account time zone (stats and dates are the account's, notes §3.1)."""
+    """Today in the account time zone (stats and dates are the account's, "Get stats")."""
     return datetime.fromtimestamp(core.clock.now(), zone(core.settings.netcore_timezone)).date()
 
 
@@ -74,7 +74,7 @@ def date_range(core: Core, start: str, end: str | None, start_field: str, end_fi
     last = parse_date(end, end_field) if end else today(core)
     oldest = oldest_day(core)
     if first < oldest:
-        # notes §3.1 (get_stats): "events data only for the last 90 days"
+        # "Get stats" (get_stats): "events data only for the last 90 days"
         raise invalid(start_field, f"must be within the last {core.settings.netcore_retention_days} days "
                                    f"(on or after {oldest.isoformat()}): older event data is not retained")
     if first > today(core):
@@ -85,7 +85,7 @@ def date_range(core: Core, start: str, end: str | None, start_field: str, end_fi
 
 
 def events_filter(values: list[str] | None, field: str) -> frozenset[str]:
-    """notes §4.1: the total_* aggregates "must be passed alone"; combining them is an error."""
+    """The total_* aggregates "must be passed alone" ("Fetch Event Logs"); combining them is an error."""
     if values and len(values) > 1 and any(v in vocab.AGGREGATES for v in values):
         raise invalid(field, "an aggregate event (total_requested, total_delivered, total_opened, "
                              "total_clicked) must be passed alone")
@@ -93,7 +93,8 @@ def events_filter(values: list[str] | None, field: str) -> frozenset[str]:
 
 
 def limit_v51(core: Core, values: dict[str, Any]) -> int:
-    """v5.1 limit: default and maximum are configurable, the sources disagree (notes §8)."""
+    """v5.1 limit: default and maximum are configurable, the sources disagree ("Fetch Event Logs" and the
+    Pepipost SDKs)."""
     limit = values.get("limit", core.settings.netcore_v51_limit_default)
     if limit > core.settings.netcore_v51_limit_max:
         raise invalid("limit", f"must be <= {core.settings.netcore_v51_limit_max}, got {limit}")

@@ -1,6 +1,7 @@
-"""Download Logs (seed: "Generate and download event log files for offline or bulk processing", POST).
+"""Download Logs, POST (Netcore Email API: Events API: "Generate and download event log files for offline
+or bulk processing").
 
-The notes found no reference page (§5), so everything past "POST" is the emulator's design, marked in the
+No reference page was found, so everything past "POST" is the emulator's design, marked in the
 contract: an asynchronous export on the core's lifecycle. POST /v6/logs/download (Bearer, the Fetch Logs
 filters as JSON) answers 202 with a request id; GET /v6/logs/download/{request_id} tells pending, ready
 (with a signed download URL) or failed; the file is CSV, gzip on request, and is gone (410) once expired.

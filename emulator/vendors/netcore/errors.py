@@ -1,5 +1,5 @@
 """Netcore errors: one JSON envelope {status, message, error: [{field, message}]} (an emulator convention,
-see the contract's x-emulator-assumption; the notes found no error body for stats/events, §9)."""
+see the contract's x-emulator-assumption; the Pepipost SDKs show no error body for stats/events)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""A log row in Netcore's record style (notes §4.1: the v2 `/v2/logs` record, which v5.1 keeps).
+"""A log row in Netcore's record style ("Fetch Event Logs": the v2 `/v2/logs` record, which v5.1 keeps).
 
 Fields: trid, rcptEmail, fromaddress, subject, status, requestedTime, deliveryTime, modifiedTime, size,
 remarks, xapiheader, tags, opens [{ip, time}], clicks [{ip, link, time}]; plus message_id (v6 filter).
 One row is one event (the emulator's choice, so that scrolling yields every event exactly once).
-Times are "YYYY-MM-DD HH:MM:SS" in the account time zone (emulator choice; the notes show no sample).
+Times are "YYYY-MM-DD HH:MM:SS" in the account time zone (emulator choice; no source shows a sample).
 """
 
 from __future__ import annotations
@@ -97,9 +97,8 @@ def csv_lines(core: Core, hours: Iterable[list[Row]]) -> Iterator[str]:
     together from writers.utf8_text pieces: written out with line_stream(..., encoding="latin-1").
 
     What a row shares with the rows of its message, variation and status is rendered once: the text around
-    the address and the columns after the time (57k rows: 1.8 -> 0.5 s); an hour's trids and message ids are
-    computed at once (a day at scale 1, callgrind: 20,400 -> 15,900 instructions a row); the four shapes of
-    a row are four f-strings (2.26 -> 1.98 us a row with the rows' iteration)."""
+    the address and the columns after the time; an hour's trids and message ids are computed at once; the
+    four shapes of a row are four f-strings (figures: docs/performance.md)."""
     world, seed, tz = core.world, core.settings.seed, core.settings.netcore_timezone
     recipient = world.recipient
     clock = LocalSeconds(zone(tz))
@@ -118,7 +117,7 @@ def csv_lines(core: Core, hours: Iterable[list[Row]]) -> Iterator[str]:
             when = clock(ev.ts)
             # An IP is digits and dots, an address slugs, digits, dots and a domain (test_world): never quoted,
             # and ASCII, so each is its own utf8_text.
-            # Each shape's row one f-string, not a shared head joined again (callgrind: 280 instructions a row).
+            # Each shape's row one f-string, not a shared head joined again.
             trid, mid, email = trids[k], ids[32 * k:32 * k + 32], recipient(ev.recipient).email
             if shape == _PLAIN:
                 yield f"{trid},{mid}{before}{email}{middle}{when}{tail}"
@@ -150,7 +149,7 @@ def _parts(msg: Message, variation: int, status: str, seed: int, tz: str) -> tup
 
 def _id_columns(world: World, events: list[Event]) -> tuple[list[int], str]:
     """(trids, message ids) of an hour's rows at once: trid_of of each, and message_id() of each as 32 hex
-    digits, row k's at [32 k, 32 k + 32) (numpy: 1,900 instructions a row fewer than a row at a time)."""
+    digits, row k's at [32 k, 32 k + 32), computed with numpy for the whole hour."""
     np = vector._numpy()
     messages = np.fromiter(map(_MESSAGE_ID, events), np.int64, len(events))
     recipients = np.fromiter(map(_RECIPIENT, events), np.int64, len(events))

@@ -13,7 +13,7 @@ from .checks import CONTRACT_FILE
 from .errors import NetcoreError, envelope_error
 
 PUBLIC = {"netcore_download.file"}  # the signed download URL carries its own credentials
-V5_PREFIXES = ("/v5/", "/v5.1/")  # the api_key header (notes §2)
+V5_PREFIXES = ("/v5/", "/v5.1/")  # the api_key header (the Pepipost SDKs)
 
 
 def create_app(core: Core) -> Flask:

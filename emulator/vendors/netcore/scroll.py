@@ -1,5 +1,5 @@
 """Scroll ids: the query plus the last position seen, signed, so following them is stateless and works on
-every worker. Notes §4: scroll-based pagination (`scrollid` in v5.1, `scrollId` in v6).
+every worker. "Fetch Event Logs": scroll-based pagination (`scrollid` in v5.1, `scrollId` in v6).
 
 A scroll id expires `netcore_scroll_ttl` virtual seconds after it was issued (the scenario option
 `netcore.scroll_ttl` overrides it; 0 makes every scroll id expired when followed).

@@ -1,5 +1,5 @@
 """Fetch Summary Stats: counters per day, week or month in the account time zone, complete to the last
-full hour of virtual time (notes §3.1: "computed every hour in the account's timezone")."""
+full hour of virtual time ("Get stats": "computed every hour in the account's timezone")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Fetch Summary Stats and Fetch Event Logs, v5 and v5.1 (`api_key`) and v6 (Bearer). Seed:
-netcore-events-api.txt; paths, parameters and enums from the notes (§3 stats, §4 logs). /v5 is the base path
-of the released `pepipost` 5.0.0 SDKs (PyPI and npm), /v5.1 that of their GitHub sources (notes §2, §7): one
-handler serves both."""
+"""Fetch Summary Stats and Fetch Event Logs, v5 and v5.1 (`api_key`) and v6 (Bearer), of Netcore Email API:
+Events API; paths, parameters and enums from the reference pages (Get stats, Fetch Event Logs, Fetch Logs v6)
+and the Pepipost SDKs. /v5 is the base path of the released `pepipost` 5.0.0 SDKs (PyPI and npm), /v5.1 that
+of their GitHub sources: one handler serves both."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .scroll import Scroll, decode, encode
 from .stats import summary
 
 bp = Blueprint("netcore_views", __name__)
-V6_LIMIT_DEFAULT = 50  # notes §4.2: "Default 50 if limit is not given", max 1000
+V6_LIMIT_DEFAULT = 50  # "Fetch Logs" (v6): "Default 50 if limit is not given", max 1000
 
 
 def core() -> Core:
@@ -95,7 +95,8 @@ def events_v51() -> Response:
 
 
 def v6_query(c: Core, values: dict[str, Any]) -> Query:
-    """The v6 filters (notes §4.2; names beyond events, message_id, limit, sort, scrollId are assumptions)."""
+    """The v6 filters ("Fetch Logs" (v6); names beyond events, message_id, limit, sort, scrollId are
+    assumptions)."""
     first, last = date_range(c, values["start_date"], values.get("end_date"), "start_date", "end_date")
     start = midnight_ms(c, first)
     end = end_of_day_ms(c, last)

@@ -1,7 +1,8 @@
 """Netcore's event vocabulary and how canonical world events map onto it.
 
-Log filter values come from the SDKs' EventsEnum (notes §4.1); v6 adds scheduled and cancelled (§4.2).
-The aggregates and their members are the reference/logs page's (notes §4.1).
+Log filter values come from the SDKs' EventsEnum ("Fetch Event Logs"); v6 adds scheduled and cancelled
+("Fetch Logs" (v6)).
+The aggregates and their members are the reference/logs page's ("Fetch Event Logs").
 """
 
 from __future__ import annotations

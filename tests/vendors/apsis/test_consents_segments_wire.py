@@ -12,7 +12,7 @@ import re
 import pytest
 
 from .conftest import iso
-from .test_email_export import END, START, completed
+from .test_email_export import END, completed
 
 TARGET = re.compile(r"^usercreated\.targets\.[a-z0-9-]+-[a-z0-9]{10}$")
 TOPIC = re.compile(r"^usercreated\.topics\.[a-z0-9-]+-[a-z0-9]{10}$")

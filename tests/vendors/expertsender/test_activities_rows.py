@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 

@@ -1,4 +1,5 @@
-"""Email event export (seed 1): POST /emails/reports, GET /emails/reports/{report_id} and the file.
+"""Email event export (APSIS One API: Request email event export): POST /emails/reports,
+GET /emails/reports/{report_id} and the file.
 
 The status answers pending, then completed with a short-lived file_download_url (credentials in its query,
 or with header_auth=true in an x-apsis-auth header the download must send), or error when processing
@@ -24,7 +25,8 @@ from ..errors import Problem
 bp = Blueprint("email_export", __name__)
 KIND = "email_events"
 FILE_TTL = 86_400  # seconds the file lives after it is ready (file_expires_at; emulator choice)
-MAX_SECTIONS = 25  # seed 1: "If there are over 25 sections on the account then HTTP 413"
+# "Request email event export": "If there are over 25 sections on the account then HTTP 413"
+MAX_SECTIONS = 25
 
 
 def core() -> Core:
@@ -52,7 +54,8 @@ def request_export() -> Response:
         segment,
     )
     extra_columns = len(job_request["attributes"]) + len(job_request["tags"])
-    cells = rows * (20 + extra_columns) // 20  # seed 1: many attributes or events -> too large
+    # "Request email event export": many attributes or events -> too large
+    cells = rows * (20 + extra_columns) // 20
     job = c.exports.create(
         "apsis",
         KIND,
@@ -72,7 +75,7 @@ def parse_request(acc: Account, body: dict[str, Any], now_ms: int) -> dict[str, 
     end_ms = parse_time_ms(body["end_at"], "end_at") if "end_at" in body else now_ms
     check_window(
         start_ms, end_ms, None if "end_at" in body else "the time of the request"
-    )  # seed 1: three months at most, validated when requesting
+    )  # "Request email event export": three months at most, validated when requesting
     sections = None
     if "sections" in body:
         sections = sorted({acc.section(d, f"sections[{i}]").index for i, d in enumerate(body["sections"])})
@@ -136,7 +139,7 @@ def status(report_id: str) -> Response:
         signature = sign_download(c, job.id, expires)
         url = url_for("email_export.download", report_id=job.id, _external=True)
         if values.get("header_auth"):
-            headers["x-apsis-auth"] = f"{expires}.{signature}"  # notes, DEV-EMAIL-STATUS: header_auth
+            headers["x-apsis-auth"] = f"{expires}.{signature}"  # "Get email event export status": header_auth
         else:
             url += "?" + urlencode({"expires": expires, "signature": signature})
         body.update(

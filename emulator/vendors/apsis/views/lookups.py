@@ -1,6 +1,6 @@
 """Lookups an export client needs to map ids: sections, attributes, tags, events, consent lists and topics,
 segments (one, and one version), keyspaces, channels and email activities. Lists are {"items": [...]}
-(notes, section 4)."""
+(the official APSIS Magento and PrestaShop modules)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,8 @@ def consent_list_topics(section_discriminator: str, consent_list_discriminator: 
 
 @bp.get("/v2/audience/sections/<section_discriminator>/topics")
 def topics(section_discriminator: str) -> Response:
-    """The newer listing of a section's topics across its consent lists (notes, section 4)."""
+    """The newer listing of a section's topics across its consent lists (the official APSIS Magento and
+    PrestaShop modules)."""
     acc, section = in_section("/v2/audience/sections/{section_discriminator}/topics", section_discriminator)
     return items([_topic(t, cl) for cl in acc.consent_lists(section) for t in cl.topics])
 
@@ -164,7 +165,7 @@ def recent_activities(section_discriminator: str) -> Response:
     return items([acc.activity_json(msg) for msg in acc.activities(section)])
 
 
-# Seed 1 spells this path with a singular "section"; the plural form is accepted too.
+# "Request email event export" spells this path with a singular "section"; the plural form is accepted too.
 @bp.get("/emails/section/<section_discriminator>/activities/<activity_id>", endpoint="activity")
 @bp.get("/emails/sections/<section_discriminator>/activities/<activity_id>", endpoint="activity_plural")
 def activity(section_discriminator: str, activity_id: str) -> Response:

@@ -1,6 +1,7 @@
-"""Profile in segment event export (seed 2): POST /audience/profiles/exports answers a poll URL valid for
-one day; the poll URL answers 404 until ready, 200 with the JSON file (gzip when Accept-Encoding allows
-it), 410 once expired or for an unknown id, 503 when processing failed."""
+"""Profile in segment event export ("APSIS One API: Request profile in segment event export"): POST
+/audience/profiles/exports answers a poll URL valid for one day; the poll URL answers 404 until ready, 200
+with the JSON file (gzip when Accept-Encoding allows it), 410 once expired or for an unknown id, 503 when
+processing failed."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from ..profile_json import json_file, no_temporary_directory, spills
 
 bp = Blueprint("profile_export", __name__)
 KIND = "profile_events"
-POLL_URL_TTL = 86_400  # seed 2: "returns a poll URL that is valid for 1 day"
-WEEK_MS = 7 * 86_400_000  # seed 2: end_at defaults to one week after start_at
+# "Request profile in segment event export": "returns a poll URL that is valid for 1 day"
+POLL_URL_TTL = 86_400
+# "Request profile in segment event export": end_at defaults to one week after start_at
+WEEK_MS = 7 * 86_400_000
 
 
 def core() -> Core:
@@ -46,7 +49,8 @@ def request_export() -> Response:
     job_request["estimated_event_rows"] = event_rows
     cells = profiles * (fields + len(job_request["topics"])) // 4 + event_rows
     if cells > c.settings.apsis_export_size_limit:
-        # seed 2: a very large data set may give "a status of error when attempting to request ... an export"
+        # "Request profile in segment event export": a very large data set may give "a status of error when
+        # attempting to request ... an export"
         raise Problem(
             413,
             "The requested data set exceeds the maximum file size: request a smaller subset "
@@ -89,10 +93,12 @@ def parse_request(acc: Account, body: dict[str, Any], now_ms: int) -> dict[str, 
     segment = acc.segment(body.get("segment_filter"))
     start_ms = end_ms = until_ms = 0
     if events and "start_at" not in body:
-        raise invalid("start_at", "is required when events are requested")  # seed 2: "start_at (mandatory)"
+        # "Request profile in segment event export": "start_at (mandatory)"
+        raise invalid("start_at", "is required when events are requested")
     if "start_at" in body:
         start_ms = parse_time_ms(body["start_at"], "start_at")
-        # seed 2: end_at defaults to one week after start_at; the window is three months at most
+        # "Request profile in segment event export": end_at defaults to one week after start_at; the window is
+        # three months at most
         end_ms = parse_time_ms(body["end_at"], "end_at") if "end_at" in body else start_ms + WEEK_MS
         check_window(start_ms, end_ms)
         until_ms = min(end_ms, now_ms)  # events after the request do not exist yet
@@ -115,13 +121,17 @@ def poll(export_id: str) -> Response:
     checked("GET", "/audience/profiles/exports/{export_id}", export_id=export_id)
     job = c.exports.get(export_id, vendor="apsis")
     state = job.state(c.clock.now()) if job is not None and job.kind == KIND else EXPIRED
+    # "Request profile in segment event export": "410 Gone means that the file is no longer available or the
+    # ID used is invalid"
     if (
         state == EXPIRED
-    ):  # seed 2: "410 Gone means that the file is no longer available or the ID used is invalid"
+    ):
         raise Problem(410, f"Export {export_id!r} is no longer available or the id is invalid.")
-    if state == PENDING:  # seed 2: "Until the result is ready, you will keep getting HTTP 404"
+    # "Request profile in segment event export": "Until the result is ready, you will keep getting HTTP 404"
+    if state == PENDING:
         raise Problem(404, f"Export {export_id!r} is not ready yet: poll again with exponential back-off.")
-    if state == FAILED:  # seed 2: "calling the poll URL returns HTTP 503 Service Unavailable"
+    # "Request profile in segment event export": "calling the poll URL returns HTTP 503 Service Unavailable"
+    if state == FAILED:
         reason = (
             "the data set exceeds the maximum file size; request a smaller subset"
             if job.outcome == TOO_LARGE
@@ -135,7 +145,8 @@ def poll(export_id: str) -> Response:
     try:
         stream = coalesce(json_file(Account(c), job.request, c.settings.render_processes))
     except (OSError, ExportProcessError) as exc:
-        # A full $TMPDIR while the file spills: seed 2 answers 503 for an export that could not be processed.
+        # A full $TMPDIR while the file spills: "Request profile in segment event export"
+        # answers 503 for an export that could not be processed.
         if isinstance(exc, OSError):
             cause = exc.strerror or str(exc)
         else:  # a rendering process sent its traceback: the last line names the error
@@ -143,7 +154,8 @@ def poll(export_id: str) -> Response:
         raise Problem(503, f"Export {export_id!r} could not be written: {cause}. Free space in the temporary "
                            "directory ($TMPDIR) and poll again.") from None
     headers = {"Vary": "Accept-Encoding"}
-    if request.accept_encodings["gzip"] > 0:  # seed 2: Accept-Encoding: gzip -> Content-Encoding: gzip
+    # "Request profile in segment event export": Accept-Encoding: gzip -> Content-Encoding: gzip
+    if request.accept_encodings["gzip"] > 0:
         stream = gzip_stream(stream, c.settings.gzip_level)
         headers["Content-Encoding"] = "gzip"
     return Response(
