@@ -2,7 +2,8 @@
 
 Each vendor is a Flask app of its own (its own error format for 404 and 405), mounted with Werkzeug's
 DispatcherMiddleware, so `url_for(..., _external=True)` in a vendor yields URLs under its prefix on the
-main port and at the root on the vendor's own port (--vendor-ports).
+main port and at the root on the vendor's own port (--vendor-ports). Outside all, SessionMiddleware takes a
+`/sessions/<name>` prefix off the path (into SCRIPT_NAME, so built URLs keep it; emulator.sessions).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .control import bp as control_bp
 from .control import problem
 from .core import Core, build_core
 from .http_date import VirtualDate, patch_gunicorn
+from .sessions import ERROR_KEY as SESSION_ERROR
+from .sessions import SessionMiddleware
 from .settings import VENDORS, Settings
 from .vendors import VENDOR_APPS, vendor_module
 from .vendors.base import MAX_BODY_BYTES, App, DropMiddleware, body_too_large
@@ -74,12 +77,15 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
 
     @app.before_request
     def _body_size() -> Response | None:
+        refused = request.environ.get(SESSION_ERROR)
+        if refused:
+            return problem(refused[0], refused[2])
         message = oversized()
         return problem(413, message) if message else None
 
     @app.get("/")
     def index() -> Response:
-        base = request.host_url.rstrip("/")
+        base = request.url_root.rstrip("/")  # with a session's prefix
         return Response(json.dumps({
             "name": "email-events-emulator", "version": __version__,
             "vendors": {n: base + VENDOR_APPS[n][1] for n in VENDORS}, "control": base + "/_emulator/",
@@ -98,7 +104,7 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
     wsgi = mounted
     if settings.vendor_ports:
         wsgi = PortDispatch(mounted, {str(settings.vendor_port(n)): vendor_apps[n] for n in VENDORS})
-    app.wsgi_app = VirtualDate(DropMiddleware(wsgi), core.clock)
+    app.wsgi_app = SessionMiddleware(VirtualDate(DropMiddleware(wsgi), core.clock), core)
     patch_gunicorn()
     return app
 

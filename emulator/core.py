@@ -14,6 +14,7 @@ from functools import lru_cache
 from .clock import Clock
 from .exports import Exports
 from .faults import START_KEY, Faults, load_library
+from .sessions import Sessions, current
 from .settings import Settings
 from .store import Store
 from .world import World, get_world
@@ -69,18 +70,34 @@ def journal_query(query: Iterable[tuple[str, str]]) -> str:
     return clip(text, JOURNAL_TEXT_MAX)
 
 
+@lru_cache(maxsize=64)
+def _reseeded(settings: Settings, seed: int) -> Settings:
+    return settings.replace(seed=seed)
+
+
 @dataclass
 class Core:
-    settings: Settings
+    base_settings: Settings  # the server's; a session of another seed sees them with its seed (settings)
     store: Store
     clock: Clock
     faults: Faults
     exports: Exports
     started_at: float = field(default_factory=time.time)
+    sessions: Sessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the current request runs with: the server's, with its session's seed."""
+        seed = current().seed
+        return self.base_settings if seed is None else _reseeded(self.base_settings, seed)
 
     @property
     def world(self) -> World:
-        return get_world(self.settings.seed, self.settings.scale)
+        settings = self.settings
+        return get_world(settings.seed, settings.scale)
 
     # --- journal -----------------------------------------------------------------------------
     def record(self, *, vendor: str, method: str, path: str, query: Iterable[tuple[str, str]],
@@ -94,7 +111,7 @@ class Core:
         }, self.settings.journal_limit)
 
     def reset(self) -> None:
-        """Jobs, counters, journal and clock back to the start; the active scenario stays."""
+        """The current session's jobs, counters, journal and clock back to the start; its scenario stays."""
         self.store.reset(keep=["scenario", START_KEY])
 
 

@@ -27,6 +27,7 @@ from flask import has_request_context, request
 from .clock import Clock, parse_rfc3339
 from .contracts import parse_yaml
 from .exports import FAIL, NEVER_READY, OK, TOO_LARGE, ExportModifiers
+from .sessions import current
 from .store import Store
 from .world.hashing import h, text_id
 
@@ -157,6 +158,13 @@ class Faults:
     def active(self) -> dict[str, Any]:
         return self._store.get(_ACTIVE_KEY) or {"names": ["default"], "rules": [], "options": {}}
 
+    def initial_state(self, names: list[str]) -> dict[str, Any]:
+        """The active-scenario state of these named scenarios (KeyError for an unknown name)."""
+        unknown = [n for n in names if n not in self.library]
+        if unknown:
+            raise KeyError(unknown)
+        return {"names": names or ["default"], "rules": [], "options": {}}
+
     def activate(self, names: Iterable[str] = (), rules: list[dict[str, Any]] | None = None,
                  options: dict[str, Any] | None = None) -> dict[str, Any]:
         names = list(names)
@@ -252,7 +260,8 @@ class Faults:
         if "after" in match and count <= match["after"]:
             return False
         if "probability" in match:
-            roll = h(self._seed, text_id(key), count) / 2**64
+            seed = current().seed
+            roll = h(self._seed if seed is None else seed, text_id(key), count) / 2**64
             if roll >= match["probability"]:
                 return False
         if "rate" in match:

@@ -4,16 +4,19 @@ Registered through the ``pytest11`` entry point, so installing the package is en
 
 - ``email_events_emulator`` (session): starts ``python -m emulator.cli serve`` on a free loopback port with
   its own state directory and yields an :class:`EmulatorHandle`. It never resets anything between tests.
-- ``emulator`` (function): the same kind of handle, but isolated: ``reset()`` before the test (journal,
-  jobs, counters, clock back to real time), the scenario of an ``emulator_scenario`` marker (or the
-  session's start-up scenario) activated before the test and the start-up scenario restored after it.
-  With ``emulator_seed(n)`` for another seed than the session's, it uses a server of that seed (started
-  once per seed and kept for the session).
+- ``emulator`` (function): a handle on a fresh session of that server (docs/sessions.md), its own for the
+  test: its URLs carry ``/sessions/<name>``, so its clock, scenario, jobs and journal are the test's alone,
+  also when tests run in parallel (``pytest -n 4``) against one emulator; the session ends after the test.
+  ``emulator_seed(n)`` gives the session seed n's world, ``emulator_scenario(...)`` its scenario.
+  With ``--emulator-isolation reset`` (or an emulator without sessions) the handle is the server's own
+  instead: ``reset()`` before the test, the marker's scenario during it, the start-up one restored after it,
+  and another seed is served by another server (started once per seed).
 
 Options (command line, or the ini key in brackets): ``--emulator-seed`` [emulator_seed],
 ``--emulator-scale`` [emulator_scale], ``--emulator-scenario`` [emulator_scenario],
 ``--emulator-workers`` [emulator_workers], ``--emulator-url`` [emulator_url, else EMULATOR_URL] to use an
-emulator that is already running (a container) instead of starting one.
+emulator that is already running (a container) instead of starting one, ``--emulator-isolation``
+[emulator_isolation]: ``session`` (default) or ``reset``.
 
 Only the standard library is used at import time and by the handle: importing this module at pytest
 start-up imports neither flask nor faker.
@@ -31,6 +34,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,6 +118,8 @@ class EmulatorHandle:
         self.log_path: Path | None = None
         self.default_scenario: list[str] = ["default"]  # the scenario the server started with
         self.seed: int | None = None
+        self.session: str | None = None  # the session's name, for a handle on a session (new_session)
+        self.server: EmulatorHandle | None = None  # the handle on the server, for a handle on a session
 
     def __repr__(self) -> str:
         return f"EmulatorHandle({self.url!r}, seed={self.seed})"
@@ -218,6 +224,36 @@ class EmulatorHandle:
         if self.default_scenario == ["default"]:
             return self.clear_scenario()
         return self.set_scenario(self.default_scenario)
+
+    # --- sessions (docs/sessions.md) -------------------------------------------------------------------
+    def new_session(self, name: str | None = None, seed: int | None = None,
+                    scenario: str | Sequence[str] | None = None) -> EmulatorHandle:
+        """Create a session on this emulator (``POST /_emulator/sessions``) and return a handle on it: its
+        vendor and control URLs carry ``/sessions/<name>``. ``name`` defaults to a unique one; ``seed`` and
+        ``scenario`` to the server's."""
+        name = name or f"pytest-{uuid.uuid4().hex[:12]}"
+        body: dict[str, Any] = {"name": name}
+        if seed is not None:
+            body["seed"] = seed
+        if scenario is not None:
+            body["scenario"] = [scenario] if isinstance(scenario, str) else list(scenario)
+        created = self.control("POST", "sessions", body)
+        credentials = {"apsis_client_id": self.apsis.client_id, "apsis_client_secret": self.apsis.client_secret,
+                       "expertsender_api_key": self.expertsender.api_key, "netcore_api_key": self.netcore.api_key}
+        handle = EmulatorHandle(f"{self.url}/sessions/{name}", credentials, self.control_token, self.timeout)
+        handle.session, handle.server, handle.seed = name, self, created["seed"]
+        handle.default_scenario = list(self.default_scenario)
+        return handle
+
+    def end_session(self) -> None:
+        """End this handle's session (``DELETE /_emulator/sessions/<name>``); an ended one is fine."""
+        if self.server is None or self.session is None:
+            raise ValueError("not a handle on a session")
+        try:
+            self.server.control("DELETE", f"sessions/{self.session}")
+        except EmulatorError as exc:
+            if exc.status != 404:
+                raise
 
     # --- lifecycle (servers the plugin started) -------------------------------------------------------
     def stop(self) -> None:
@@ -324,6 +360,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default="")
     parser.addini("emulator_workers", "gunicorn workers of an emulator the plugin starts", default="")
     parser.addini("emulator_url", "root URL of an emulator that is already running", default="")
+    group.addoption("--emulator-isolation", choices=("session", "reset"), default=None,
+                    help="how the `emulator` fixture isolates a test: its own session (default) or a reset "
+                         "of the shared state (ini emulator_isolation)")
+    parser.addini("emulator_isolation", "session (default) or reset", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -355,6 +395,9 @@ class _Servers:
         self.scenarios = [n for item in raw for n in re.split(r"[,\s]+", item or "") if n]
         workers = config.getoption("emulator_workers") or config.getini("emulator_workers")
         self.workers = int(workers) if workers else 1
+        self.isolation = config.getoption("emulator_isolation") or config.getini("emulator_isolation") or "session"
+        if self.isolation not in ("session", "reset"):
+            raise pytest.UsageError(f"emulator_isolation {self.isolation!r}: session or reset")
         self._by_seed: dict[int | None, EmulatorHandle] = {}
         self._session: EmulatorHandle | None = None
         self._failed: dict[int, EmulatorStartError] = {}
@@ -413,15 +456,15 @@ def email_events_emulator(_email_events_emulator_servers) -> EmulatorHandle:
 
 @pytest.fixture
 def emulator(request, _email_events_emulator_servers) -> Iterator[EmulatorHandle]:
-    """The emulator for one test: reset before it, the marker's scenario during it, the start-up one after."""
+    """The emulator for one test: a fresh session of its own (or, with isolation "reset", the server reset
+    before it), with the markers' seed and scenario."""
     seed_marker = request.node.get_closest_marker("emulator_seed")
     seed = None
     if seed_marker is not None:
         if len(seed_marker.args) != 1 or not isinstance(seed_marker.args[0], int):
             raise pytest.UsageError("emulator_seed takes one integer: @pytest.mark.emulator_seed(7)")
         seed = seed_marker.args[0]
-    handle = _email_events_emulator_servers.for_seed(seed)
-    handle.reset()
+    names, rules, options = None, None, None
     scenario_marker = request.node.get_closest_marker("emulator_scenario")
     if scenario_marker is not None:
         names = [n for arg in scenario_marker.args for n in ([arg] if isinstance(arg, str) else arg)]
@@ -432,6 +475,19 @@ def emulator(request, _email_events_emulator_servers) -> Iterator[EmulatorHandle
         rules, options = scenario_marker.kwargs.get("rules"), scenario_marker.kwargs.get("options")
         if not (names or rules or options):
             raise pytest.UsageError("emulator_scenario needs a scenario name, rules= or options=")
+    servers = _email_events_emulator_servers
+    handle = _session_of(servers, seed, names) if servers.isolation == "session" else None
+    if handle is not None:
+        try:
+            if rules is not None or options is not None:
+                handle.set_scenario(names or None, rules, options)
+            yield handle
+        finally:
+            handle.end_session()
+        return
+    handle = servers.for_seed(seed)
+    handle.reset()
+    if scenario_marker is not None:
         handle.set_scenario(names or None, rules, options)
     else:
         handle.restore_scenario()
@@ -439,3 +495,14 @@ def emulator(request, _email_events_emulator_servers) -> Iterator[EmulatorHandle
         yield handle
     finally:
         handle.restore_scenario()
+
+
+def _session_of(servers: _Servers, seed: int | None, names: list[str] | None) -> EmulatorHandle | None:
+    """A new session of the session's emulator; None when the emulator has no sessions (an older one)."""
+    server = servers.session()
+    try:
+        return server.new_session(seed=seed, scenario=names or None)
+    except EmulatorError as exc:
+        if exc.status in (404, 405):
+            return None
+        raise

@@ -53,6 +53,9 @@ class Settings:
     expertsender_timezone: str = "Europe/Warsaw"
     netcore_timezone: str = "Asia/Kolkata"
     journal_limit: int = 10_000
+    # Named sessions (emulator.sessions): at most this many at once; one unused this long (real seconds) ends.
+    max_sessions: int = 2000
+    session_idle_seconds: float = 3600.0
     # Processes one large export is rendered by (emulator.parallel); 0: one per usable core, at most 4;
     # 1: always in the serving worker.
     export_processes: int = 0
@@ -123,6 +126,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "EMULATOR_EXPERTSENDER_TIMEZONE": ("expertsender_timezone", str),
     "EMULATOR_NETCORE_TIMEZONE": ("netcore_timezone", str),
     "EMULATOR_JOURNAL_LIMIT": ("journal_limit", int),
+    "EMULATOR_MAX_SESSIONS": ("max_sessions", int),
+    "EMULATOR_SESSION_IDLE_SECONDS": ("session_idle_seconds", float),
     "EMULATOR_EXPORT_PROCESSES": ("export_processes", int),
     "EMULATOR_LOG_LEVEL": ("log_level", str),
     # APSIS One
@@ -187,5 +192,7 @@ def validate(settings: Settings) -> None:
         raise SettingsError("gzip level must be 0-9")
     if settings.expertsender_line_end not in ("crlf", "lf"):
         raise SettingsError("EMULATOR_EXPERTSENDER_LINE_END must be crlf or lf")
+    if settings.max_sessions < 0 or settings.session_idle_seconds <= 0:
+        raise SettingsError("max sessions must be 0 or more, the session idle time positive")
     if not settings.scenarios:
         raise SettingsError("at least one scenario is needed (use 'default' for none)")

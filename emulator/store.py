@@ -1,7 +1,8 @@
 """State shared by every worker process: SQLite in WAL mode in the state directory.
 
 emulator.db holds export jobs, counters (fault rules, rate limits), the clock offset and the active
-scenario; journal.db, a file of its own, the request journal, so that recording a request never
+scenario, each row under the session it belongs to (emulator.sessions: "" is the default session), and the
+table of named sessions; journal.db, a file of its own, the request journal, so that recording a request never
 invalidates the other workers' caches of the shared state. Each process and thread opens its own
 connections; nothing lives in module globals.
 
@@ -25,11 +26,18 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from .sessions import current_name
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (
+    session TEXT NOT NULL DEFAULT '', key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (session, key));
+CREATE TABLE IF NOT EXISTS counters (
+    session TEXT NOT NULL DEFAULT '', key TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (session, key));
+CREATE TABLE IF NOT EXISTS sessions (
+    name TEXT PRIMARY KEY, seed INTEGER, created_at REAL NOT NULL, last_used REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
+    session TEXT NOT NULL DEFAULT '',
     vendor TEXT NOT NULL,
     kind TEXT NOT NULL,
     request TEXT NOT NULL,
@@ -39,7 +47,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     outcome TEXT NOT NULL,
     meta TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_vendor ON jobs (vendor, kind);
+CREATE INDEX IF NOT EXISTS jobs_session ON jobs (session, vendor, kind);
 """
 
 _JOURNAL_SCHEMA = """
@@ -55,11 +63,18 @@ CREATE TABLE IF NOT EXISTS journal (
     body_size INTEGER NOT NULL,
     status INTEGER NOT NULL,
     fault TEXT,
-    worker INTEGER NOT NULL
+    worker INTEGER NOT NULL,
+    session TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX IF NOT EXISTS journal_session ON journal (session, id);
 """
 
-JOB_COLUMNS = ("id", "vendor", "kind", "request", "created_at", "ready_at", "expires_at", "outcome", "meta")
+# A state directory written before sessions existed: its tables gain the session column (its rows are the
+# default session's).
+_KEYED_TABLES = {"kv": "key TEXT PRIMARY KEY, value TEXT NOT NULL",
+                 "counters": "key TEXT PRIMARY KEY, value INTEGER NOT NULL"}
+
+JOB_COLUMNS = ("id", "session", "vendor", "kind", "request", "created_at", "ready_at", "expires_at", "outcome", "meta")
 
 
 BUSY_TIMEOUT_S = 10.0
@@ -95,12 +110,13 @@ class _Cache:
     """One connection's view of the shared state: the key/value table whole, and the job rows read, as of
     `version` (PRAGMA data_version)."""
 
-    __slots__ = ("jobs", "kv", "version")
+    __slots__ = ("jobs", "kv", "sessions", "version")
 
     def __init__(self) -> None:
         self.version: int | None = None
-        self.kv: dict[str, Any] = {}
-        self.jobs: dict[str, sqlite3.Row | None] = {}
+        self.kv: dict[str, dict[str, Any]] = {}  # session -> its keys, read when first asked for
+        self.jobs: dict[tuple[str, str], sqlite3.Row | None] = {}  # (session, id) -> row
+        self.sessions: dict[str, sqlite3.Row | None] = {}  # name -> row of the sessions table
 
 
 class Store:
@@ -126,8 +142,41 @@ class Store:
         self._flush_lock = threading.Lock()
         self._pending_pid: int | None = None
         self._journal_limit = 10_000
+        self._run(self._migrate)
         self._run(lambda conn: conn.executescript(_SCHEMA))
+        self._run(self._migrate_journal, self._journal_conn)
         self._run(lambda conn: conn.executescript(_JOURNAL_SCHEMA), self._journal_conn)
+
+    @staticmethod
+    def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+        return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Tables of a state directory from before sessions: their rows become the default session's."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in _KEYED_TABLES:
+                columns = self._columns(conn, table)
+                if columns and "session" not in columns:
+                    conn.execute(f"ALTER TABLE {table} RENAME TO {table}_before_sessions")
+                    conn.executescript(_SCHEMA.replace("CREATE INDEX", "--"))  # executescript commits
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute(f"INSERT INTO {table} (session, key, value) "
+                                 f"SELECT '', key, value FROM {table}_before_sessions")
+                    conn.execute(f"DROP TABLE {table}_before_sessions")
+            columns = self._columns(conn, "jobs")
+            if columns and "session" not in columns:
+                conn.execute("ALTER TABLE jobs ADD COLUMN session TEXT NOT NULL DEFAULT ''")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _migrate_journal(self, conn: sqlite3.Connection) -> None:
+        columns = self._columns(conn, "journal")
+        if columns and "session" not in columns:
+            conn.execute("ALTER TABLE journal ADD COLUMN session TEXT NOT NULL DEFAULT ''")
 
     def _open(self, path: str) -> sqlite3.Connection:
         conn = _connect(path)
@@ -206,11 +255,23 @@ class Store:
             return cache
         version = self._one("PRAGMA data_version")[0]
         if version != cache.version:
-            # The version is read first: a commit between the two statements makes the next check read again.
-            kv = {row[0]: json.loads(row[1]) for row in self._all("SELECT key, value FROM kv")}
             cache = self._local.cache = _Cache()
-            cache.version, cache.kv = version, kv
+            cache.version = version
         return cache
+
+    def _kv(self, session: str) -> dict[str, Any]:
+        """The cached keys of one session."""
+        cache = self._cache()
+        kv = cache.kv.get(session)
+        if kv is None:
+            # Read after the version: a commit in between makes the next check read again.
+            rows = self._all("SELECT key, value FROM kv WHERE session = ?", (session,))
+            kv = cache.kv[session] = {row[0]: json.loads(row[1]) for row in rows}
+        return kv
+
+    def _own_write(self, session: str) -> dict[str, Any] | None:
+        """The cached keys of `session` to update after this connection's own write (None: not read yet)."""
+        return self._local.cache.kv.get(session)
 
     # --- key/value ---------------------------------------------------------------------------
     def begin_request(self) -> None:
@@ -225,79 +286,92 @@ class Store:
         self._local.in_request = False
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._cache().kv.get(key, default)
+        return self._kv(current_name()).get(key, default)
 
     def put(self, key: str, value: Any) -> None:
-        text = json.dumps(value)
+        text, session = json.dumps(value), current_name()
         self._do(
-            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, text),
+            "INSERT INTO kv (session, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(session, key) DO UPDATE SET value = excluded.value",
+            (session, key, text),
         )
-        self._local.cache.kv[key] = json.loads(text)  # as stored, and not the caller's object
+        kv = self._own_write(session)
+        if kv is not None:
+            kv[key] = json.loads(text)  # as stored, and not the caller's object
 
     def add(self, key: str, delta: float, low: float, high: float) -> float | None:
         """Add `delta` to a number kept under `key` (missing: 0) in one statement, so that concurrent adds are
         never lost; the sum must lie in [low, high], else nothing changes and the answer is None."""
+        session = current_name()
         row = self._one(
-            "INSERT INTO kv (key, value) SELECT ?1, ?2 "
-            "WHERE ?2 BETWEEN ?3 AND ?4 OR EXISTS (SELECT 1 FROM kv WHERE key = ?1) "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value "
+            "INSERT INTO kv (session, key, value) SELECT ?5, ?1, ?2 "
+            "WHERE ?2 BETWEEN ?3 AND ?4 OR EXISTS (SELECT 1 FROM kv WHERE session = ?5 AND key = ?1) "
+            "ON CONFLICT(session, key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value "
             "WHERE CAST(value AS REAL) + excluded.value BETWEEN ?3 AND ?4 RETURNING value",
-            (key, float(delta), float(low), float(high)),
+            (key, float(delta), float(low), float(high), session),
         )
         if row is None:
             return None
         value = float(row[0])
-        self._local.cache.kv[key] = value
+        kv = self._own_write(session)
+        if kv is not None:
+            kv[key] = value
         return value
 
     def delete(self, key: str) -> None:
-        self._do("DELETE FROM kv WHERE key = ?", (key,))
-        self._local.cache.kv.pop(key, None)
+        session = current_name()
+        self._do("DELETE FROM kv WHERE session = ? AND key = ?", (session, key))
+        kv = self._own_write(session)
+        if kv is not None:
+            kv.pop(key, None)
 
     # --- counters ----------------------------------------------------------------------------
     def incr(self, key: str, by: int = 1) -> int:
         """Atomically add to a counter and return its new value (shared by all workers)."""
         row = self._one(
-            "INSERT INTO counters (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value RETURNING value",
-            (key, by),
+            "INSERT INTO counters (session, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(session, key) DO UPDATE SET value = value + excluded.value RETURNING value",
+            (current_name(), key, by),
         )
         return int(row[0])
 
     def counter(self, key: str) -> int:
-        row = self._one("SELECT value FROM counters WHERE key = ?", (key,))
+        row = self._one("SELECT value FROM counters WHERE session = ? AND key = ?", (current_name(), key))
         return int(row[0]) if row else 0
 
     def clear_counters(self, prefix: str = "") -> None:
-        self._do("DELETE FROM counters WHERE key LIKE ?", (prefix.replace("%", r"\%") + "%",))
+        self._do("DELETE FROM counters WHERE session = ? AND key LIKE ?",
+                 (current_name(), prefix.replace("%", r"\%") + "%"))
 
     # --- jobs --------------------------------------------------------------------------------
     def insert_job(self, job: dict[str, Any]) -> None:
-        row = dict(job, request=json.dumps(job["request"], sort_keys=True), meta=json.dumps(job["meta"]))
+        row = dict(job, request=json.dumps(job["request"], sort_keys=True), meta=json.dumps(job["meta"]),
+                   session=current_name())
         self._do(
             f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({', '.join('?' * len(JOB_COLUMNS))})",
             tuple(row[c] for c in JOB_COLUMNS),
         )
-        self._local.cache.jobs.pop(job["id"], None)
+        self._local.cache.jobs.pop((row["session"], job["id"]), None)
 
     def update_job(self, job_id: str, **fields: Any) -> None:
         if "meta" in fields:
             fields["meta"] = json.dumps(fields["meta"])
         sets = ", ".join(f"{k} = ?" for k in fields)
-        self._do(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
-        self._local.cache.jobs.pop(job_id, None)
+        session = current_name()
+        self._do(f"UPDATE jobs SET {sets} WHERE id = ? AND session = ?", (*fields.values(), job_id, session))
+        self._local.cache.jobs.pop((session, job_id), None)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
-        jobs = self._cache().jobs
-        if job_id in jobs:
-            row = jobs[job_id]
+        """A job of the current session (another session's job is not found)."""
+        jobs, key = self._cache().jobs, (current_name(), job_id)
+        if key in jobs:
+            row = jobs[key]
         else:
-            row = jobs[job_id] = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            row = jobs[key] = self._one("SELECT * FROM jobs WHERE id = ? AND session = ?", (job_id, key[0]))
         return _job(row) if row else None
 
     def jobs(self, vendor: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        sql, args = "SELECT * FROM jobs WHERE session = ?", [current_name()]
         if vendor:
             sql, args = sql + " AND vendor = ?", args + [vendor]
         if kind:
@@ -307,8 +381,8 @@ class Store:
     # --- journal -----------------------------------------------------------------------------
     _JOURNAL_COLUMNS = ("at", "vendor", "method", "path", "query", "headers", "body_digest", "body_size", "status",
                         "fault")
-    _INSERT_JOURNAL = (f"INSERT INTO journal ({', '.join(_JOURNAL_COLUMNS)}, worker) "
-                       f"VALUES ({', '.join('?' * (len(_JOURNAL_COLUMNS) + 1))})")
+    _INSERT_JOURNAL = (f"INSERT INTO journal ({', '.join(_JOURNAL_COLUMNS)}, worker, session) "
+                       f"VALUES ({', '.join('?' * (len(_JOURNAL_COLUMNS) + 2))})")
 
     def append_journal(self, entry: dict[str, Any], limit: int) -> None:
         """Record one request, written by this process's journal thread shortly after (see JOURNAL_BATCH).
@@ -316,10 +390,11 @@ class Store:
         raised into a request."""
         row = [entry[c] for c in self._JOURNAL_COLUMNS]
         row[5] = json.dumps(row[5])
-        row.append(os.getpid())
+        pid = os.getpid()
+        row += [pid, current_name()]
         self._journal_limit = limit
-        if self._pending_pid != row[-1]:
-            self._start_journal_writer(row[-1])
+        if self._pending_pid != pid:
+            self._start_journal_writer(pid)
         with self._pending_lock:
             self._pending.append(row)
             waiting = len(self._pending)
@@ -334,14 +409,21 @@ class Store:
             self._wake.set()
 
     def _start_journal_writer(self, pid: int) -> None:
-        """This process's buffer, its count of waiting entries in a file readers look at, and its writer."""
-        self._pending_pid, self._pending, self._wake = pid, [], threading.Event()
+        """This process's buffer and its count of waiting entries in a file readers look at (set up once,
+        also when several threads record their first request at once)."""
+        with self._pending_lock:
+            if self._pending_pid != pid:
+                self._open_journal_buffer(pid)
+
+    def _open_journal_buffer(self, pid: int) -> None:
+        self._pending, self._wake = [], threading.Event()
         self._pending_path = f"{self.journal_path}.pending.{pid}.{id(self)}"
         with open(self._pending_path, "wb") as handle:
             handle.write(bytes(8))
         self._pending_file = open(self._pending_path, "r+b")  # noqa: SIM115 (open as long as the process)
         self._pending_map = mmap.mmap(self._pending_file.fileno(), 8)
         self._writer_alive = False  # started by the first entry (append_journal)
+        self._pending_pid = pid  # last: another thread appends only once all of the above is in place
 
     def _pending_count(self, n: int) -> None:
         struct.pack_into("q", self._pending_map, 0, n)
@@ -421,7 +503,7 @@ class Store:
 
     def journal(self, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         self.settle_journal()
-        sql, args = "SELECT * FROM journal WHERE 1=1", []
+        sql, args = "SELECT * FROM journal WHERE session = ?", [current_name()]
         for column in ("vendor", "method", "status"):
             if filters.get(column) is not None:
                 sql, args = sql + f" AND {column} = ?", args + [filters[column]]
@@ -431,18 +513,20 @@ class Store:
                          self._journal_conn)
         return [dict(r, headers=json.loads(r["headers"])) for r in reversed(rows)]
 
-    def clear_journal(self) -> None:
-        """Empty the journal; if SQLite cannot (a full disk: even a delete writes to the WAL), the file is
-        replaced by an empty one, which every worker opens at its next journal write."""
+    def clear_journal(self, session: str | None = None) -> None:
+        """Empty the journal of a session (default: the current one); if SQLite cannot (a full disk: even a
+        delete writes to the WAL), the file is replaced by an empty one, which every worker opens at its next
+        journal write (every session's journal is then empty)."""
         self.settle_journal()
         try:
-            self._delete_journal_rows()
+            self._delete_journal_rows(current_name() if session is None else session)
         except sqlite3.Error as exc:
             log.warning("request journal: clearing by replacing the file (%s)", exc)
             self._replace_journal_file()
 
-    def _delete_journal_rows(self) -> None:
-        self._run(lambda conn: conn.execute("DELETE FROM journal"), self._journal_conn)
+    def _delete_journal_rows(self, session: str) -> None:
+        self._run(lambda conn: conn.execute("DELETE FROM journal WHERE session = ?", (session,)),
+                  self._journal_conn)
 
     def _replace_journal_file(self) -> None:
         if self._local.journal is not None:
@@ -456,28 +540,96 @@ class Store:
         self._journal_conn()
 
     # --- reset -------------------------------------------------------------------------------
-    def reset(self, keep: Iterable[str] = ()) -> None:
-        """Drop jobs, counters and journal, and every key but those in `keep`."""
-        keep = list(keep)
+    def _transaction(self, statements: Iterable[tuple[str, Any]]) -> None:
         conn = self._conn()
         self._do("BEGIN IMMEDIATE")
         try:
-            conn.execute("DELETE FROM jobs")
-            conn.execute("DELETE FROM counters")
-            conn.execute(f"DELETE FROM kv WHERE key NOT IN ({', '.join('?' * len(keep))})", keep)
+            for sql, args in statements:
+                conn.execute(sql, args)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def reset(self, keep: Iterable[str] = ()) -> None:
+        """Drop the current session's jobs, counters and journal, and every key of it but those in `keep`."""
+        keep, session = list(keep), current_name()
+        self._transaction([
+            ("DELETE FROM jobs WHERE session = ?", (session,)),
+            ("DELETE FROM counters WHERE session = ?", (session,)),
+            (f"DELETE FROM kv WHERE session = ? AND key NOT IN ({', '.join('?' * len(keep))})", (session, *keep)),
+        ])
+        self._forget(session)
+        self.clear_journal(session)
+
+    def _forget(self, session: str) -> None:
         cache = self._local.cache
-        cache.jobs.clear()
-        for key in [key for key in cache.kv if key not in keep]:
-            del cache.kv[key]
-        self.clear_journal()
+        cache.kv.pop(session, None)
+        cache.sessions.pop(session, None)
+        for key in [key for key in cache.jobs if key[0] == session]:
+            del cache.jobs[key]
+
+    # --- named sessions (emulator.sessions) -------------------------------------------------------
+    def session_row(self, name: str) -> sqlite3.Row | None:
+        sessions = self._cache().sessions
+        if name not in sessions:
+            sessions[name] = self._one("SELECT * FROM sessions WHERE name = ?", (name,))
+        return sessions[name]
+
+    def create_session(self, name: str, seed: int | None, now: float, limit: int,
+                       keys: dict[str, Any]) -> bool | None:
+        """Register a session with its first keys, in one transaction: True if created, False if it exists,
+        None if `limit` sessions exist already."""
+        conn = self._conn()
+        self._do("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM sessions WHERE name = ?", (name,)).fetchone():
+                conn.execute("COMMIT")
+                return False
+            if conn.execute("SELECT count(*) FROM sessions").fetchone()[0] >= limit:
+                conn.execute("COMMIT")
+                return None
+            conn.execute("INSERT INTO sessions (name, seed, created_at, last_used) VALUES (?, ?, ?, ?)",
+                         (name, seed, now, now))
+            conn.executemany("INSERT OR REPLACE INTO kv (session, key, value) VALUES (?, ?, ?)",
+                             [(name, key, json.dumps(value)) for key, value in keys.items()])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._forget(name)
+        return True
+
+    def touch_session(self, name: str, now: float) -> None:
+        self._do("UPDATE sessions SET last_used = ? WHERE name = ?", (now, name))
+        self._local.cache.sessions.pop(name, None)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every named session with its seed, times, clock offset, scenario and job count."""
+        rows = self._all(
+            "SELECT s.*, (SELECT count(*) FROM jobs j WHERE j.session = s.name) AS jobs, "
+            "(SELECT value FROM kv WHERE kv.session = s.name AND key = 'clock_offset') AS clock_offset, "
+            "(SELECT value FROM kv WHERE kv.session = s.name AND key = 'scenario') AS scenario "
+            "FROM sessions s ORDER BY s.name")
+        return [dict(r) for r in rows]
+
+    def idle_sessions(self, before: float) -> list[str]:
+        return [r[0] for r in self._all("SELECT name FROM sessions WHERE last_used < ?", (before,))]
+
+    def drop_session(self, name: str) -> bool:
+        """Remove a named session and all it holds; False if there was none."""
+        existed = self.session_row(name) is not None
+        self._transaction([(f"DELETE FROM {table} WHERE {column} = ?", (name,)) for table, column in
+                           (("sessions", "name"), ("kv", "session"), ("counters", "session"),
+                            ("jobs", "session"))])
+        self._forget(name)
+        self.clear_journal(name)
+        return existed
 
 
 def _job(row: sqlite3.Row) -> dict[str, Any]:
     job = dict(row)
+    del job["session"]
     job["request"] = json.loads(job["request"])
     job["meta"] = json.loads(job["meta"])
     return job

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import __version__, parallel
+from .. import __version__, parallel, sessions
 from ..clock import format_rfc3339, parse_rfc3339
 from ..contracts import contract, load, parse_json
 from ..core import Core
@@ -128,7 +128,7 @@ def _json_body() -> tuple[dict[str, Any] | None, Response | None]:
 @bp.get("/")
 def index() -> Response:
     """The control API's index (the control base URL printed at start): its operations, from its contract."""
-    base = request.host_url.rstrip("/")
+    base = request.url_root.rstrip("/")  # with a session's prefix
     operations = [{"method": method.upper(), "path": path, "url": base + path, "summary": spec.get("summary", "")}
                   for path, item in load("control.openapi.yaml")["paths"].items()
                   for method, spec in item.items() if method in ("get", "post", "put", "delete")]
@@ -269,6 +269,93 @@ def jobs() -> Response:
         for key in ("created_at", "ready_at", "expires_at"):
             item[key] = format_rfc3339(item[key])
     return ok({"items": items, "count": len(items)})
+
+
+def _session_item(row: dict[str, Any], base: str) -> dict[str, Any]:
+    offset = float(json.loads(row["clock_offset"])) if row.get("clock_offset") else 0.0
+    scenario = json.loads(row["scenario"]) if row.get("scenario") else {"names": ["default"]}
+    name = sessions.public_name(row["name"])
+    return {
+        "name": name, "seed": core().base_settings.seed if row.get("seed") is None else row["seed"],
+        "now": format_rfc3339(core().clock._real_time() + offset), "offset_seconds": round(offset, 3),
+        "scenario": scenario["names"], "jobs": row["jobs"],
+        "created_at": format_rfc3339(row["created_at"]) if row.get("created_at") else None,
+        "last_used": format_rfc3339(row["last_used"]) if row.get("last_used") else None,
+        "url": f"{base}{sessions.PREFIX}{name}/",
+    }
+
+
+def _default_session_row() -> dict[str, Any]:
+    c = core()
+    with sessions.using(sessions.DEFAULT):
+        return {"name": "", "seed": None, "clock_offset": json.dumps(c.clock.offset()),
+                "scenario": json.dumps(c.faults.active()), "jobs": len(c.store.jobs())}
+
+
+def _root() -> str:
+    """This server's root URL, without the session prefix of the request."""
+    return request.host_url.rstrip("/")
+
+
+@bp.route("/sessions", methods=["GET", "POST"])
+def session_list() -> Response:
+    """The sessions (the default one first), or a new one (POST: name, optional seed and scenario)."""
+    registry = core().sessions
+    if request.method == "GET":
+        rows = [_default_session_row(), *registry.listing()]
+        items = [_session_item(row, _root()) for row in rows]
+        return ok({"items": items, "count": len(items), "max_sessions": core().base_settings.max_sessions,
+                   "idle_seconds": core().base_settings.session_idle_seconds})
+    body, error = _json_body()
+    if error:
+        return error
+    issues = CONTRACT.op("POST", "/_emulator/sessions").check({}, body=json.dumps(body).encode())[1]
+    if issues:
+        return problem(400, "Invalid session: " + "; ".join(map(str, issues)))
+    name = body.get("name")
+    if not isinstance(name, str) or not sessions.valid_name(name):
+        return problem(400, f"Invalid session name {name!r}: {sessions.NAME_RULE}.")
+    if sessions.store_name(name) == "":
+        return problem(409, "The default session exists always.")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        return problem(400, "Invalid session: seed: must be an integer >= 0.")
+    scenario = body.get("scenario")
+    names = None if scenario is None else ([scenario] if isinstance(scenario, str) else scenario)
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        return problem(400, "Invalid session: scenario: a scenario name or a list of them.")
+    try:
+        registry.create(name, seed, names)
+    except KeyError as exc:
+        return problem(400, f"Unknown scenario {', '.join(map(repr, exc.args[0]))}.",
+                       known=sorted(core().faults.library))
+    except sessions.SessionExistsError as exc:
+        return problem(409, str(exc))
+    except sessions.SessionLimitError as exc:
+        return problem(429, str(exc))
+    return ok(_one_session(name), status=201)
+
+
+def _one_session(name: str) -> dict[str, Any] | None:
+    stored = sessions.store_name(name)
+    if not stored:
+        return _session_item(_default_session_row(), _root())
+    row = next((r for r in core().store.sessions() if r["name"] == stored), None)
+    return _session_item(row, _root()) if row else None
+
+
+@bp.route("/sessions/<name>", methods=["GET", "DELETE"])
+def session_one(name: str) -> Response:
+    if not sessions.valid_name(name):
+        return problem(400, f"Invalid session name {name!r}: {sessions.NAME_RULE}.")
+    if request.method == "DELETE":
+        if not sessions.store_name(name):
+            return problem(400, "The default session cannot be ended; POST /_emulator/reset resets it.")
+        if not core().sessions.delete(name):
+            return problem(404, f"No session {name!r}.")
+        return ok({"status": "deleted", "name": name})
+    item = _one_session(name)
+    return ok(item) if item else problem(404, f"No session {name!r}.")
 
 
 from . import ui  # noqa: F401  (registers the dashboard routes on bp; imported last, it needs bp)

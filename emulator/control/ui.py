@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from flask import Response, abort, current_app, request, url_for
 
+from .. import sessions
 from ..settings import VENDORS
 from ..vendors import VENDOR_APPS
 from . import bp
@@ -43,6 +44,8 @@ def ui() -> Response:
         "css_url": url_for("control.ui_asset", name="dashboard.css") + suffix,
         "js_url": url_for("control.ui_asset", name="dashboard.js") + suffix,
         "api_base": url_for("control.ui").rsplit("/", 1)[0],
+        "root_path": request.environ.get(sessions.ROOT_KEY, request.script_root),
+        "session_name": sessions.public_name(sessions.current_name()),
         **_connect(),
     }
     page = _static("dashboard.html")
@@ -55,14 +58,14 @@ def _connect() -> dict[str, str]:
     """What a user needs next to point a client at this server: each vendor's base URL as this request
     reached it (so behind a port mapping too) and the credentials the server accepts."""
     settings = current_app.config["EMULATOR_CORE"].settings
-    root = request.host_url.rstrip("/")
+    root = request.url_root.rstrip("/")  # with the session's prefix
     values = {f"{name}_url": root + VENDOR_APPS[name][1] for name in VENDORS}
     values.update(
         apsis_client_id=settings.apsis_client_id,
         apsis_client_secret=settings.apsis_client_secret,
         expertsender_api_key=settings.expertsender_api_key,
         netcore_api_key=settings.netcore_api_key,
-        control_url=root + url_for("control.ui").rsplit("/", 1)[0] + "/",
+        control_url=request.host_url.rstrip("/") + url_for("control.ui").rsplit("/", 1)[0] + "/",
         control_credentials=("none (the server listens on loopback only)" if settings.loopback_only
                              else "header X-Emulator-Token: the value of EMULATOR_CONTROL_TOKEN"),
         vendor_ports="",

@@ -21,6 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from ..core import Core
 from ..faults import SCENARIO_HEADER, Decision, RequestInfo
+from ..sessions import ERROR_KEY as SESSION_ERROR
 
 log = logging.getLogger("emulator")
 
@@ -204,6 +205,9 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body
 
     @app.before_request
     def _body_size() -> Response | None:
+        refused = request.environ.get(SESSION_ERROR)  # a bad session name: no such resource here
+        if refused:
+            return render_error(refused[1], refused[2])
         # First: the HTTP layer refuses an oversized body before the API looks at the request.
         message = oversized()
         return render_error(413, message) if message else None

@@ -47,7 +47,9 @@ def netcore(h, path="/v5.1/stats"):
 
 def test_handle(email_events_emulator, emulator):
     h = email_events_emulator
-    assert emulator is h
+    assert emulator.server is h and emulator.url == f"{h.url}/sessions/{emulator.session}"
+    assert emulator.apsis.base_url == emulator.url + "/apsis"
+    assert emulator.seed == 42 and emulator.health()["seed"] == 42
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", h.url)
     assert h.apsis == (h.url + "/apsis", DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET)
     assert h.expertsender == (h.url + "/expertsender", DEFAULT_EXPERTSENDER_API_KEY)
@@ -125,7 +127,13 @@ def test_seed_marker(emulator, email_events_emulator):
 
 @pytest.mark.emulator_seed(42)
 def test_seed_marker_of_the_session_seed_reuses_it(emulator, email_events_emulator):
-    assert emulator is email_events_emulator
+    assert emulator.server is email_events_emulator and emulator.seed == 42
+
+
+def test_each_test_has_its_own_session_that_ends_after_it(emulator, email_events_emulator):
+    names = [s["name"] for s in email_events_emulator.control("GET", "sessions")["items"]]
+    assert names == ["default", emulator.session]  # the sessions of earlier tests ended
+    assert email_events_emulator.journal() == []  # no test's request reached the default session
 
 
 def test_session_fixture_does_not_reset_1(email_events_emulator):
@@ -203,7 +211,7 @@ def test_start_up_scenario_is_restored(emulator):
 
 @pytest.mark.emulator_seed(5)
 def test_seed_marker_of_the_session_seed(emulator, email_events_emulator):
-    assert emulator is email_events_emulator
+    assert emulator.server is email_events_emulator and emulator.seed == 5
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "--emulator-seed", "5",
                                            "--emulator-scale", "0.5")
@@ -218,14 +226,76 @@ import pytest
 
 
 def test_uses_it(emulator):
-    assert emulator.url == {email_events_emulator.url!r}
-    assert emulator.process is None and emulator.seed == 42
+    server = emulator.server or emulator  # a session's handle, or with --emulator-isolation reset the server's
+    assert server.url == {email_events_emulator.url!r}
+    assert server.process is None and emulator.seed == 42
 
 
 @pytest.mark.emulator_seed(9)
-def test_other_seed_skips(emulator):
+def test_other_seed_is_a_session_of_that_seed(emulator):
+    assert emulator.health()["seed"] == 9
+
+
+@pytest.mark.emulator_seed(9)
+def test_reset_isolation_cannot_start_another_seed(emulator):
     pass
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-rs")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-rs", "-k", "not reset_isolation")
+    result.assert_outcomes(passed=2, deselected=1)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-rs", "--emulator-isolation", "reset",
+                                           "-k", "uses_it or reset_isolation")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*emulator_seed(9)*runs seed 42*"])
+
+
+# A suite of tests that would break each other on shared state: each moves the clock, sets a scenario of its
+# own, creates an export and reads the journal and jobs. Run with four xdist workers against one emulator.
+PARALLEL_SUITE = r'''
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+
+def call(url, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+@pytest.mark.parametrize("n", range(24))
+def test_isolated(emulator, n):
+    assert abs(emulator.clock()["offset_seconds"]) < 5 and emulator.journal() == [] and emulator.jobs() == []
+    emulator.set_clock(f"2026-03-{1 + n % 28:02d}T12:00:00Z")
+    emulator.set_scenario(rules=[{"name": f"mine-{n}", "match": {"vendor": "apsis", "path": f"/probe/{n}"},
+                                  "action": {"status": 503}}])
+    a = emulator.apsis
+    status, token = call(a.base_url + "/oauth/token", {"grant_type": "client_credentials",
+                                                       "client_id": a.client_id, "client_secret": a.client_secret})
+    auth = {"Authorization": "Bearer " + token["access_token"]}
+    status, report = call(a.base_url + "/emails/reports", {"start_at": "2026-02-01T00:00:00Z",
+                                                            "end_at": "2026-02-01T01:00:00Z"}, auth)
+    assert status == 202
+    assert [call(f"{a.base_url}/probe/{k}", headers=auth)[0] for k in (n, n + 1)] == [503, 404]
+    emulator.advance(120 + n)
+    assert [j["id"] for j in emulator.jobs()] == [report["report_id"]]
+    assert [e["path"] for e in emulator.journal()] == ["/oauth/token", "/emails/reports", f"/probe/{n}",
+                                                       f"/probe/{n + 1}"]
+    assert emulator.scenario()["rules"][0]["name"] == f"mine-{n}"
+    assert emulator.now().day == 1 + n % 28
+'''
+
+
+def test_a_suite_passes_with_four_xdist_workers_against_one_emulator(pytester, monkeypatch, email_events_emulator):
+    """`pytest -n 4` with EMULATOR_URL: every test has its own session, none sees another's state."""
+    pytest.importorskip("xdist")
+    monkeypatch.setenv("EMULATOR_URL", email_events_emulator.url)
+    pytester.makepyfile(PARALLEL_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-n", "4")
+    result.assert_outcomes(passed=24)
+    assert email_events_emulator.jobs() == []  # the default session saw none of it

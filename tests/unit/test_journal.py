@@ -119,7 +119,7 @@ def test_clearing_replaces_a_journal_file_that_cannot_be_written(tmp_path, monke
     worker.append_journal(entry, 100)
     assert len(worker.journal({}, 10)) == 2
 
-    def full(_self) -> None:
+    def full(_self, _session) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(Store, "_delete_journal_rows", full)

@@ -6,6 +6,8 @@
   const body = document.body;
   const API = body.dataset.api || "/_emulator";
   const REFRESH_MS = Number(body.dataset.refreshMs) || 2000;
+  const ROOT = body.dataset.root || "";  // the server's root path, without a session's prefix
+  const SESSION = body.dataset.session || "default";
   // Beyond loopback the page is opened as .../ui?token=...; the same token goes to the API as a header.
   const TOKEN = new URLSearchParams(window.location.search).get("token");
   const $ = (id) => document.getElementById(id);
@@ -126,6 +128,33 @@
     $("jobs-empty").hidden = rows.length > 0;
   }
 
+  function sessionLink(name) {
+    const path = name === "default" ? "/_emulator/ui" : `/sessions/${encodeURIComponent(name)}/_emulator/ui`;
+    return ROOT + path + (TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : "");
+  }
+
+  function renderSessions(list) {
+    const rows = list.items.map((session) => {
+      const tr = el("tr", null, { "data-testid": "session-row", "data-session": session.name });
+      const name = el("td", null, { class: "mono" });
+      if (session.name === SESSION) {
+        name.append(el("strong", session.name));
+      } else {
+        name.append(el("a", session.name, { href: sessionLink(session.name), "data-testid": "session-link" }));
+      }
+      tr.append(
+        name,
+        el("td", session.now, { class: "mono time" }),
+        el("td", (session.scenario || []).join(", ")),
+        el("td", session.jobs),
+        el("td", session.last_used || "", { class: "mono time" }),
+      );
+      return tr;
+    });
+    $("sessions-body").replaceChildren(...rows);
+    $("sessions-count").textContent = String(list.count);
+  }
+
   function journalQuery() {
     const params = new URLSearchParams({ limit: "200" });
     const vendor = $("journal-vendor").value;
@@ -161,9 +190,11 @@
     if (busy) return;
     busy = true;
     try {
-      const [clock, scenario, scenarios, jobs, journal] = await Promise.all([
+      const [clock, scenario, scenarios, jobs, journal, sessions] = await Promise.all([
         api("/clock"), api("/scenario"), api("/scenarios"), api("/jobs"), api("/journal?" + journalQuery()),
+        api("/sessions"),
       ]);
+      renderSessions(sessions);
       renderClock(clock);
       renderScenario(scenario, scenarios.items);
       renderJobs(jobs);

@@ -47,15 +47,25 @@ def _netcore_port(base: str) -> int:
     return urlsplit(base).port + 1 + VENDORS.index("netcore")  # Settings.vendor_port
 
 
-@pytest.fixture(params=["default /v5, own port", "/netcore/v5.1"])
+_JOURNAL = {"base": ""}  # the control API base of the session the SDK is pointed at
+
+
+@pytest.fixture(params=["default /v5, own port", "/netcore/v5.1", "session: /v5, own port",
+                        "session: /netcore/v5.1"])
 def sdk(request, server):
+    """The SDK pointed at the emulator; the "session" cases put a session prefix (docs/sessions.md) in front of
+    the path of its base URL, and set that session's clock as the server fixture set the default one's."""
     saved = (Configuration.base_uri, Configuration.api_key)
-    if request.param.startswith("default"):
+    session = "/sessions/sdk" if request.param.startswith("session") else ""
+    _JOURNAL["base"] = server + session
+    get_json(server + session + "/_emulator/clock", method="POST", body={"set": NOW.isoformat()})
+    path = request.param.rsplit(" ", 1)[-1]
+    if "own port" in request.param:
         parts = urlsplit(SDK_DEFAULT_BASE)  # https://api.pepipost.com/v5: keep the path, swap the host
         host = f"127.0.0.1:{_netcore_port(server)}"
-        Configuration.base_uri = urlunsplit(("http", host, parts.path, "", ""))
+        Configuration.base_uri = urlunsplit(("http", host, session + parts.path, "", ""))
     else:
-        Configuration.base_uri = server + request.param
+        Configuration.base_uri = server + session + path
     try:
         yield PepipostClient(DEFAULT_NETCORE_API_KEY)
     finally:
@@ -63,7 +73,9 @@ def sdk(request, server):
 
 
 def journal(server: str) -> list[dict]:
-    return get_json(server + "/_emulator/journal?vendor=netcore")["items"]
+    """The netcore requests in the journal of the session the SDK is pointed at (on `server`)."""
+    assert _JOURNAL["base"].startswith(server)
+    return get_json(_JOURNAL["base"] + "/_emulator/journal?vendor=netcore")["items"]
 
 
 @pytest.mark.gunicorn
