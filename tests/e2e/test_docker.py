@@ -175,9 +175,9 @@ def healthcheck_commands(port: int) -> list[list[str]]:
     compose_cmd = [sys.executable, *[arg.replace(":8080/", f":{port}/") for arg in test[2:]]]
     line = re.search(r"CMD (python -c .*)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
     dockerfile_cmd = [sys.executable, *shlex.split(line)[1:]]
-    # README's GitHub Actions service: `--health-cmd "..."`, run by the container's shell.
-    readme = (ROOT / "README.md").read_text()
-    actions = re.search(r'--health-cmd "(.*)"$', readme, re.MULTILINE).group(1)
+    # The GitHub Actions service of docs/running.md: `--health-cmd "..."`, run by the container's shell.
+    running = (ROOT / "docs" / "running.md").read_text()
+    actions = re.search(r'--health-cmd "(.*)"$', running, re.MULTILINE).group(1)
     actions_cmd = ["sh", "-c", actions.replace("python ", f"{shlex.quote(sys.executable)} ", 1)
                    .replace(":8080/", f":{port}/")]
     return [compose_cmd, dockerfile_cmd, actions_cmd]
