@@ -47,8 +47,16 @@ def _reaped(pid: int) -> bool:
     return False
 
 
+@pytest.fixture
+def no_retirement(monkeypatch):
+    """Children never leave for their memory: tests that count forks. A child's private memory also grows
+    when this process writes pages they still share (copy on write), which the threads of a long test run
+    do; retirement has tests of its own below."""
+    monkeypatch.setattr(parallel, "RETIRE_PRIVATE_MB", float("inf"))
+
+
 @pytest.mark.parametrize("processes", [2, 3])
-def test_forked_rendering_gives_the_bytes_of_rendering_in_order(forks, processes):
+def test_forked_rendering_gives_the_bytes_of_rendering_in_order(forks, no_retirement, processes):
     expected = b"".join(b"".join(_render(block)) for block in BLOCKS)
     pieces = list(render_blocks(BLOCKS, _render, processes))
     assert b"".join(pieces) == expected
@@ -81,7 +89,7 @@ def test_a_failing_block_raises_in_the_parent_with_the_childs_traceback(forks):
     assert all(_reaped(pid) for pid in forks)
 
 
-def test_closing_the_stream_early_stops_and_reaps_the_processes(forks):
+def test_closing_the_stream_early_stops_and_reaps_the_processes(forks, no_retirement):
     def slow(block):
         time.sleep(0.05)  # a child still busy when the client goes away
         return _render(block)
