@@ -101,14 +101,16 @@ class Core:
 
     # --- journal -----------------------------------------------------------------------------
     def record(self, *, vendor: str, method: str, path: str, query: Iterable[tuple[str, str]],
-               headers: Iterable[tuple[str, str]], body: bytes, status: int, fault: str | None) -> None:
-        """One request into the journal (best effort, see Store.append_journal)."""
+               headers: Iterable[tuple[str, str]], body: bytes, status: int, fault: str | None) -> float:
+        """One request into the journal (best effort, see Store.append_journal); answers its time."""
+        at = self.clock.now()
         self.store.append_journal({
-            "at": self.clock.now(), "vendor": vendor, "method": method, "path": clip(path, JOURNAL_TEXT_MAX),
+            "at": at, "vendor": vendor, "method": method, "path": clip(path, JOURNAL_TEXT_MAX),
             "query": journal_query(query), "headers": journal_headers(headers),
             "body_digest": hashlib.sha256(body).hexdigest() if body else "",
             "body_size": len(body), "status": status, "fault": fault,
         }, self.settings.journal_limit)
+        return at
 
     def reset(self) -> None:
         """The current session's jobs, counters, journal and clock back to the start; its scenario stays."""

@@ -19,6 +19,11 @@ def http_date(ts: float) -> str:
     return formatdate(ts, usegmt=True)
 
 
+# environ key: the virtual now an app already read for this request (the vendor apps' journal entry), which
+# the Date then shows instead of reading the clock again after the request's state view has ended.
+NOW_KEY = "emulator.now"
+
+
 class VirtualDate:
     """WSGI middleware: replaces the response's `Date` with the virtual now."""
 
@@ -29,7 +34,8 @@ class VirtualDate:
     def __call__(self, environ: dict, start_response: Any) -> Any:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers = [(k, v) for k, v in headers if k.lower() != "date"]
-            headers.append(("Date", http_date(self.clock.now())))
+            now = environ.get(NOW_KEY)
+            headers.append(("Date", http_date(self.clock.now() if now is None else now)))
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)

@@ -21,6 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from ..core import Core
 from ..faults import SCENARIO_HEADER, Decision, RequestInfo
+from ..http_date import NOW_KEY
 from ..sessions import ERROR_KEY as SESSION_ERROR
 
 log = logging.getLogger("emulator")
@@ -249,8 +250,10 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body
             req.environ[TRUNCATE_FLAG] = decision.truncate_after_bytes
         # A refused body (over the limit) is never read: its size is all the journal would learn.
         body = req.get_data(cache=True) if req.content_length and req.content_length <= max_body else b""
-        core.record(vendor=name, method=req.method, path=req.path, query=req.args.items(multi=True) if req.query_string else (),
-                    headers=req.headers.items(), body=body, status=response.status_code, fault=decision.rule)
+        query = req.args.items(multi=True) if req.query_string else ()
+        req.environ[NOW_KEY] = core.record(vendor=name, method=req.method, path=req.path, query=query,
+                                           headers=req.headers.items(), body=body, status=response.status_code,
+                                           fault=decision.rule)
         return response
 
     @app.teardown_request
