@@ -49,7 +49,13 @@ def clip(value: str, limit: int) -> str:
 
 def journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Headers as the journal keeps them: credentials masked, values cut, at most JOURNAL_HEADERS_MAX
-    characters (the headers beyond are counted under "…")."""
+    characters (the headers beyond are counted under "…"). A client sends the same headers request after
+    request: the answer is shared between them (never change it in place)."""
+    return _journal_headers(tuple(headers))
+
+
+@lru_cache(maxsize=256)
+def _journal_headers(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     budget, left_out = JOURNAL_HEADERS_MAX, 0
     for name, value in headers:
