@@ -20,8 +20,9 @@ MAX_BODY_BYTES = 100 * 1024  # APSIS One API reference, "Limits": bodies over 10
 def checked(method: str, path: str, **path_values: str) -> dict[str, Any]:
     """Values of the request coerced by the contract; 400 problem+json naming field and rule otherwise."""
     op = contract(CONTRACT_FILE).op(method, path)
-    body = request.get_data(cache=True) if op.body_schema is not None else None
-    values, issues = op.check(query=request.args, path_values=path_values, headers=request.headers, body=body)
+    req = request._get_current_object()  # one read through Flask's proxy, not three (base._journal)
+    body = req.get_data(cache=True) if op.body_schema is not None else None
+    values, issues = op.check(query=req.args, path_values=path_values, headers=req.headers, body=body)
     if issues:
         raise Problem(400, "; ".join(f"{i.field}: {i.message}" for i in issues), "Validation error")
     if op.body_schema is not None and "__body__" not in values:
