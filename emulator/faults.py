@@ -37,13 +37,15 @@ START_KEY = "scenario_at_start"  # the scenario names the server was last starte
 _EXPORT_OUTCOMES = {"never_ready": NEVER_READY, "fail": FAIL, "too_large": TOO_LARGE}
 
 
+def header_scenarios(headers) -> tuple[str, ...]:
+    """The scenario names a request's X-Emulator-Scenario header lists (comma-separated)."""
+    return tuple(s.strip() for s in headers.get(SCENARIO_HEADER, "").split(",") if s.strip())
+
+
 def _request_scenarios() -> tuple[str, ...]:
     """The scenario names of the current request's header (none outside a request); the vendor app has
     already refused unknown names with 400."""
-    if not has_request_context():
-        return ()
-    header = request.headers.get(SCENARIO_HEADER, "")
-    return tuple(s.strip() for s in header.split(",") if s.strip())
+    return header_scenarios(request.headers) if has_request_context() else ()
 
 
 class ScenarioError(ValueError):

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from ..core import Core
-from ..faults import SCENARIO_HEADER, Decision, RequestInfo
+from ..faults import SCENARIO_HEADER, Decision, RequestInfo, header_scenarios
 from ..http_date import NOW_KEY
 from ..sessions import ERROR_KEY as SESSION_ERROR
 
@@ -218,16 +218,15 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body
         core.store.begin_request()
         g.decision = Decision()
         req = request._get_current_object()  # see _journal
-        header = req.headers.get(SCENARIO_HEADER, "")
-        header_scenarios = tuple(s.strip() for s in header.split(",") if s.strip())
+        named = header_scenarios(req.headers)
         try:
-            rules = core.faults.rules_for(header_scenarios)
+            rules = core.faults.rules_for(named)
         except KeyError as exc:
             known = ", ".join(sorted(core.faults.library))
             return render_error(400, f"Unknown scenario {exc.args[0]!r} in {SCENARIO_HEADER}; known: {known}")
         if not rules:  # the default scenario: nothing to decide
             return None
-        info = RequestInfo(name, req.method, req.path, req.args, header_scenarios)
+        info = RequestInfo(name, req.method, req.path, req.args, named)
         decision = g.decision = core.faults.decide(info, rules)
         if decision.delay_ms:
             time.sleep(decision.delay_ms / 1000)  # a real latency fault, by design
