@@ -394,7 +394,7 @@ class Store:
         row += [pid, current_name()]
         self._journal_limit = limit
         if self._pending_pid != pid:
-            self._start_journal_writer(pid)
+            self._ensure_journal_buffer(pid)
         with self._pending_lock:
             self._pending.append(row)
             waiting = len(self._pending)
@@ -408,7 +408,7 @@ class Store:
         else:
             self._wake.set()
 
-    def _start_journal_writer(self, pid: int) -> None:
+    def _ensure_journal_buffer(self, pid: int) -> None:
         """This process's buffer and its count of waiting entries in a file readers look at (set up once,
         also when several threads record their first request at once)."""
         with self._pending_lock:
