@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -10,6 +11,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
+
+from werkzeug.datastructures import EnvironHeaders
 
 from .clock import Clock
 from .exports import Exports
@@ -47,18 +51,22 @@ def clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else f"{value[:limit]}…(+{len(value) - limit} chars)"
 
 
-def journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Headers as the journal keeps them: credentials masked, values cut, at most JOURNAL_HEADERS_MAX
-    characters (the headers beyond are counted under "…"). A client sends the same headers request after
-    request: the answer is shared between them (never change it in place)."""
-    return _journal_headers(tuple(headers))
+def journal_headers(environ: dict[str, Any]) -> str:
+    """A request's headers as the journal keeps them, in JSON: credentials masked, values cut, at most
+    JOURNAL_HEADERS_MAX characters (the headers beyond are counted under "…"); named as Werkzeug names them.
+    A client sends the same headers request after request: the answer is kept for the raw ones."""
+    return _journal_headers(tuple([item for item in environ.items() if item[0] in _HEADER_KEYS
+                                   or item[0].startswith("HTTP_")]))
+
+
+_HEADER_KEYS = frozenset(("CONTENT_TYPE", "CONTENT_LENGTH"))
 
 
 @lru_cache(maxsize=256)
-def _journal_headers(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def _journal_headers(raw: tuple[tuple[str, Any], ...]) -> str:
     out: dict[str, str] = {}
     budget, left_out = JOURNAL_HEADERS_MAX, 0
-    for name, value in headers:
+    for name, value in EnvironHeaders(dict(raw)).items():
         value = mask(value) if is_credential(name) else clip(value, JOURNAL_VALUE_MAX)
         budget -= len(name) + len(value)
         if budget < 0:
@@ -67,7 +75,7 @@ def _journal_headers(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
         out[name] = value
     if left_out:
         out["…"] = f"{left_out} more header(s) not recorded"
-    return out
+    return json.dumps(out)
 
 
 def journal_query(query: Iterable[tuple[str, str]]) -> str:
@@ -107,12 +115,13 @@ class Core:
 
     # --- journal -----------------------------------------------------------------------------
     def record(self, *, vendor: str, method: str, path: str, query: Iterable[tuple[str, str]],
-               headers: Iterable[tuple[str, str]], body: bytes, status: int, fault: str | None) -> float:
-        """One request into the journal (best effort, see Store.append_journal); answers its time."""
+               environ: dict[str, Any], body: bytes, status: int, fault: str | None) -> float:
+        """One request into the journal (best effort, see Store.append_journal), its headers read from its
+        WSGI environ; answers its time."""
         at = self.clock.now()
         self.store.append_journal({
             "at": at, "vendor": vendor, "method": method, "path": clip(path, JOURNAL_TEXT_MAX),
-            "query": journal_query(query), "headers": journal_headers(headers),
+            "query": journal_query(query), "headers": journal_headers(environ),
             "body_digest": hashlib.sha256(body).hexdigest() if body else "",
             "body_size": len(body), "status": status, "fault": fault,
         }, self.settings.journal_limit)

@@ -13,16 +13,19 @@ update the cache as they commit. So a worker reads the shared state anew only af
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import json
 import logging
 import mmap
 import os
+import select
 import sqlite3
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -80,13 +83,17 @@ JOB_COLUMNS = ("id", "session", "vendor", "kind", "request", "created_at", "read
 BUSY_TIMEOUT_S = 10.0
 # A journal write waits this long for another process's lock, then the entry is given up (best effort).
 JOURNAL_BUSY_TIMEOUT_S = 2.0
-# Entries are written in batches, off the request: a thread of each process writes what its requests
-# buffered JOURNAL_GATHER_S after the first of them, or at once when JOURNAL_BATCH are waiting. A reader
-# first waits (JOURNAL_SETTLE_MAX_S at most) until no process has entries waiting (journal.pending.* files).
+# Entries are written in batches, so that a request commits nothing and wakes no other thread: the request
+# whose entry fills a batch (JOURNAL_BATCH) writes it. Each process's journal thread writes what is left: at
+# once when a reader asks (through the process's FIFO, journal.pending.*.fifo), else after JOURNAL_MAX_WAIT_S.
+# A reader (settle_journal) asks every process with entries waiting (its journal.pending.* file counts them),
+# then waits until none has any (JOURNAL_SETTLE_MAX_S at most).
 JOURNAL_BATCH = 64
-JOURNAL_GATHER_S = 0.002
+JOURNAL_MAX_WAIT_S = 1.0
 JOURNAL_SETTLE_MAX_S = 2.0
-# A writer thread with nothing to write for this long leaves; the next entry starts another. So an app that is
+# Where no FIFO can be made (a file system without them), the thread looks this often while entries wait.
+JOURNAL_POLL_S = 0.002
+# A journal thread with nothing to write for this long leaves; the next entry starts another. So an app that is
 # no longer used (one per test, in-process) holds no thread, and its store and connections can be freed.
 JOURNAL_WRITER_IDLE_S = 5.0
 # How often a writer looks whether journal.db was replaced (clear_journal on a full disk); readers always do.
@@ -385,11 +392,12 @@ class Store:
                        f"VALUES ({', '.join('?' * (len(_JOURNAL_COLUMNS) + 2))})")
 
     def append_journal(self, entry: dict[str, Any], limit: int) -> None:
-        """Record one request, written by this process's journal thread shortly after (see JOURNAL_BATCH).
-        Best effort: a write that fails (a full disk, a lock held too long) is given up and logged, never
-        raised into a request."""
+        """Record one request, written with the batch it belongs to (see JOURNAL_BATCH). Best effort: a write
+        that fails (a full disk, a lock held too long) is given up and logged, never raised into a request.
+        `headers` may be given as the JSON text the journal keeps (Core.record does)."""
         row = [entry[c] for c in self._JOURNAL_COLUMNS]
-        row[5] = json.dumps(row[5])
+        if not isinstance(row[5], str):
+            row[5] = json.dumps(row[5])
         pid = os.getpid()
         row += [pid, current_name()]
         self._journal_limit = limit
@@ -401,43 +409,52 @@ class Store:
             self._pending_count(waiting)
             start, self._writer_alive = not self._writer_alive, True
         if start:
-            threading.Thread(target=self._journal_writer, args=(self._wake,), daemon=True,
-                             name="journal-writer").start()
+            threading.Thread(target=self._journal_writer, daemon=True, name="journal-writer").start()
         if waiting >= JOURNAL_BATCH:
             self.flush_journal()
-        else:
-            self._wake.set()
 
     def _ensure_journal_buffer(self, pid: int) -> None:
-        """This process's buffer and its count of waiting entries in a file readers look at (set up once,
-        also when several threads record their first request at once)."""
+        """This process's buffer, its count of waiting entries in a file readers look at, and the FIFO they
+        ask it to write through (set up once, also when several threads record their first request at once)."""
         with self._pending_lock:
             if self._pending_pid != pid:
                 self._open_journal_buffer(pid)
 
     def _open_journal_buffer(self, pid: int) -> None:
-        self._pending, self._wake = [], threading.Event()
+        self._pending = []
         self._pending_path = f"{self.journal_path}.pending.{pid}.{id(self)}"
         with open(self._pending_path, "wb") as handle:
             handle.write(bytes(8))
         self._pending_file = open(self._pending_path, "r+b")  # noqa: SIM115 (open as long as the process)
         self._pending_map = mmap.mmap(self._pending_file.fileno(), 8)
+        self._asked = _open_fifo(self._pending_path + ".fifo")
+        if self._asked is not None:
+            weakref.finalize(self, os.close, self._asked)
         self._writer_alive = False  # started by the first entry (append_journal)
+        atexit.register(_flush_at_exit, weakref.ref(self))
         self._pending_pid = pid  # last: another thread appends only once all of the above is in place
 
     def _pending_count(self, n: int) -> None:
         struct.pack_into("q", self._pending_map, 0, n)
 
-    def _journal_writer(self, wake: threading.Event) -> None:
+    def _journal_writer(self) -> None:
+        """This process's journal thread: writes what waits when a reader asks, or once it waited
+        JOURNAL_MAX_WAIT_S; leaves after JOURNAL_WRITER_IDLE_S with nothing waiting."""
+        asked, idle = self._asked, False
         while True:
-            if wake.wait(JOURNAL_WRITER_IDLE_S):
-                time.sleep(JOURNAL_GATHER_S)
-                wake.clear()
-            else:
-                with self._pending_lock:  # idle: leave, unless an entry came in just now
-                    if not self._pending:
-                        self._writer_alive = False
-                        return
+            with self._pending_lock:
+                if idle and not self._pending:
+                    self._writer_alive = False
+                    return
+                if asked is None:
+                    wait = JOURNAL_POLL_S if self._pending else JOURNAL_WRITER_IDLE_S
+                else:
+                    wait = JOURNAL_MAX_WAIT_S if self._pending else JOURNAL_WRITER_IDLE_S
+            ready = select.select([asked] if asked is not None else [], [], [], wait)[0]
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(asked, 4096)
+            idle = not ready
             self.flush_journal()
 
     def flush_journal(self) -> None:
@@ -476,30 +493,30 @@ class Store:
             raise
 
     def settle_journal(self) -> None:
-        """Wait until every process has written the entries it had waiting (this one's: now)."""
+        """Wait until every process has written the entries it had waiting (this one's: now), asking each
+        to write them at once."""
         self.flush_journal()
         deadline = time.monotonic() + JOURNAL_SETTLE_MAX_S
         own = getattr(self, "_pending_path", None) if self._pending_pid == os.getpid() else None
         for path in glob.glob(glob.escape(self.journal_path) + ".pending.*"):
-            if path == own:
+            if path == own or path.endswith(".fifo"):
                 continue
             pid = int(path.rsplit(".", 2)[1])
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:  # a worker that died: what it had waiting is lost
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
+                for dead in (path, path + ".fifo"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(dead)
                 continue
             except PermissionError:
                 pass
-            while time.monotonic() < deadline:
-                try:
-                    with open(path, "rb") as handle:
-                        if struct.unpack("q", handle.read(8).ljust(8, b"\0"))[0] == 0:
-                            break
-                except OSError:
-                    break
-                time.sleep(0.001)
+            asked_at = None
+            while time.monotonic() < deadline and _waiting(path):
+                if asked_at is None or time.monotonic() - asked_at > 0.1:  # again, in case its thread was leaving
+                    _ask(path + ".fifo")
+                    asked_at = time.monotonic()
+                time.sleep(0.0005)
 
     def journal(self, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         self.settle_journal()
@@ -625,6 +642,47 @@ class Store:
         self._forget(name)
         self.clear_journal(name)
         return existed
+
+
+def _open_fifo(path: str) -> int | None:
+    """A FIFO for readers to ask this process to write its journal entries, open for reading without blocking
+    (and for writing, so that it never reads as closed); None where the file system has none."""
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.mkfifo(path, 0o600)
+        return os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    except OSError:
+        return None
+
+
+def _ask(fifo: str) -> None:
+    """Ask the process reading `fifo` to write its journal entries now (nothing if it has no such FIFO)."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # none (no FIFO on this file system: its thread looks by itself), or nobody reading
+        return
+    try:
+        os.write(fd, b"w")
+    except BlockingIOError:  # full of earlier asks, which will do
+        pass
+    finally:
+        os.close(fd)
+
+
+def _waiting(path: str) -> bool:
+    """Whether the process of a journal.pending.* file has entries not written yet."""
+    try:
+        with open(path, "rb") as handle:
+            return struct.unpack("q", handle.read(8).ljust(8, b"\0"))[0] != 0
+    except OSError:
+        return False
+
+
+def _flush_at_exit(ref: weakref.ref) -> None:
+    store = ref()
+    if store is not None:
+        store.flush_journal()
 
 
 def _job(row: sqlite3.Row) -> dict[str, Any]:

@@ -251,7 +251,7 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body
         body = req.get_data(cache=True) if req.content_length and req.content_length <= max_body else b""
         query = req.args.items(multi=True) if req.query_string else ()
         req.environ[NOW_KEY] = core.record(vendor=name, method=req.method, path=req.path, query=query,
-                                           headers=req.headers.items(), body=body,
+                                           environ=req.environ, body=body,
                                            status=response.status_code, fault=decision.rule)
         return response
 

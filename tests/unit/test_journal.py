@@ -4,6 +4,8 @@ fails never fails the request it records, and the journal can still be cleared).
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -159,3 +161,31 @@ def test_an_idle_journal_writer_leaves_and_the_next_entry_starts_another(client,
     assert not core.store._writer_alive
     client.get(LISTS)
     assert [e["status"] for e in client.get("/_emulator/journal").get_json()["items"]] == [200, 200]
+
+
+_OTHER_WORKER = """
+import sys
+from emulator import store
+store.JOURNAL_MAX_WAIT_S = 600  # only a reader's ask can make it write before the test ends
+s = store.Store(sys.argv[1])
+for i in range(3):
+    s.append_journal({"at": 1.0, "vendor": "apsis", "method": "GET", "path": f"/{i}", "query": "", "headers": {},
+                      "body_digest": "", "body_size": 0, "status": 200, "fault": None}, 100)
+print("recorded", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_reader_gets_the_entries_another_worker_has_not_written_yet(tmp_path):
+    """Workers write their entries in batches; a journal read asks every worker with entries waiting to write
+    them at once, so it sees every request answered before it, whichever worker answered it."""
+    path = str(tmp_path / "emulator.db")
+    reader = Store(path)
+    worker = subprocess.Popen([sys.executable, "-c", _OTHER_WORKER, path], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "recorded"
+        assert [e["path"] for e in reader.journal({}, 10)] == ["/0", "/1", "/2"]
+    finally:
+        worker.stdin.close()
+        worker.wait(10)
