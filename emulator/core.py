@@ -54,19 +54,33 @@ def clip(value: str, limit: int) -> str:
 def journal_headers(environ: dict[str, Any]) -> str:
     """A request's headers as the journal keeps them, in JSON: credentials masked, values cut, at most
     JOURNAL_HEADERS_MAX characters (the headers beyond are counted under "…"); named as Werkzeug names them.
-    A client sends the same headers request after request: the answer is kept for the raw ones."""
-    return _journal_headers(tuple([item for item in environ.items() if item[0] in _HEADER_KEYS
-                                   or item[0].startswith("HTTP_")]))
+    A client sends the same headers request after request: the answer is kept per set of raw headers."""
+    # A server's environ holds more than headers (granian adds its whole process environment): the keys known
+    # not to be headers are taken out in one set operation rather than each looked at.
+    raw = []
+    for key in environ.keys() - _NOT_HEADERS:
+        if key.startswith("HTTP_") or key in _HEADER_KEYS:
+            raw.append((key, environ[key]))
+        else:
+            _NOT_HEADERS.add(key)
+    found = frozenset(raw)
+    text = _HEADERS_TEXT.get(found)
+    if text is None:
+        if len(_HEADERS_TEXT) >= 256:
+            _HEADERS_TEXT.clear()
+        text = _HEADERS_TEXT[found] = _journal_headers(environ)
+    return text
 
 
 _HEADER_KEYS = frozenset(("CONTENT_TYPE", "CONTENT_LENGTH"))
+_NOT_HEADERS: set[str] = set()  # environ keys seen that are not headers
+_HEADERS_TEXT: dict[frozenset[tuple[str, Any]], str] = {}
 
 
-@lru_cache(maxsize=256)
-def _journal_headers(raw: tuple[tuple[str, Any], ...]) -> str:
+def _journal_headers(environ: dict[str, Any]) -> str:
     out: dict[str, str] = {}
     budget, left_out = JOURNAL_HEADERS_MAX, 0
-    for name, value in EnvironHeaders(dict(raw)).items():
+    for name, value in EnvironHeaders(environ).items():
         value = mask(value) if is_credential(name) else clip(value, JOURNAL_VALUE_MAX)
         budget -= len(name) + len(value)
         if budget < 0:

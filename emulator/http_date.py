@@ -9,14 +9,20 @@ every app (control API and vendors). Gunicorn writes a `Date` of its own and dro
 from __future__ import annotations
 
 from email.utils import formatdate
+from functools import lru_cache
 from typing import Any
 
 from .clock import Clock
 
 
 def http_date(ts: float) -> str:
-    """RFC 9110 IMF-fixdate, e.g. "Thu, 08 Dec 2011 12:02:14 GMT"."""
-    return formatdate(ts, usegmt=True)
+    """RFC 9110 IMF-fixdate, e.g. "Thu, 08 Dec 2011 12:02:14 GMT" (whole seconds)."""
+    return _http_date(int(ts // 1))
+
+
+@lru_cache(maxsize=4)  # requests of the same second share it
+def _http_date(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 # environ key: the virtual now an app already read for this request (the vendor apps' journal entry), which
@@ -33,7 +39,8 @@ class VirtualDate:
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers = [(k, v) for k, v in headers if k.lower() != "date"]
+            if any(k.lower() == "date" for k, _ in headers):  # none of the apps sets one: kept for safety
+                headers = [(k, v) for k, v in headers if k.lower() != "date"]
             now = environ.get(NOW_KEY)
             headers.append(("Date", http_date(self.clock.now() if now is None else now)))
             return start_response(status, headers, exc_info)

@@ -6,9 +6,11 @@ table of named sessions; journal.db, a file of its own, the request journal, so 
 invalidates the other workers' caches of the shared state. Each process and thread opens its own
 connections; nothing lives in module globals.
 
-Each connection keeps a cache of the key/value table and of the job rows it read, valid while SQLite's
-`PRAGMA data_version` (which changes when another connection commits) stays the same; its own writes
-update the cache as they commit. So a worker reads the shared state anew only after another wrote it.
+Each connection keeps a cache of the key/value table, the sessions and the job rows it read, valid while the
+state's change mark stays the same: 8 bytes in emulator.db.changes, mapped into every process, which each
+write to those tables sets to new random bytes after it commits (a random mark, not a count: two writers at
+once cannot leave it at a value a reader has seen). Reading it costs no system call. So a worker reads the
+shared state anew only after a write, and a request answered after a write (by any worker) sees it.
 """
 
 from __future__ import annotations
@@ -114,15 +116,15 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 class _Cache:
-    """One connection's view of the shared state: the key/value table whole, and the job rows read, as of
-    `version` (PRAGMA data_version)."""
+    """One connection's view of the shared state: the key/value table whole, and the jobs and sessions read,
+    as of `version` (the change mark)."""
 
     __slots__ = ("jobs", "kv", "sessions", "version")
 
     def __init__(self) -> None:
-        self.version: int | None = None
+        self.version: bytes | None = None
         self.kv: dict[str, dict[str, Any]] = {}  # session -> its keys, read when first asked for
-        self.jobs: dict[tuple[str, str], sqlite3.Row | None] = {}  # (session, id) -> row
+        self.jobs: dict[tuple[str, str], dict[str, Any] | None] = {}  # (session, id) -> job, decoded
         self.sessions: dict[str, sqlite3.Row | None] = {}  # name -> row of the sessions table
 
 
@@ -149,6 +151,7 @@ class Store:
         self._flush_lock = threading.Lock()
         self._pending_pid: int | None = None
         self._journal_limit = 10_000
+        self._changes = _shared_bytes(path + ".changes", 8)
         self._run(self._migrate)
         self._run(lambda conn: conn.executescript(_SCHEMA))
         self._run(self._migrate_journal, self._journal_conn)
@@ -201,8 +204,8 @@ class Store:
     def _conn(self) -> sqlite3.Connection:
         local = self._local
         conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():
-            local.conn, local.pid, local.cache = self._open(self.path), os.getpid(), _Cache()
+        if conn is None or local.forks != _forks[0]:  # a connection is never used across a fork
+            local.conn, local.forks, local.cache = self._open(self.path), _forks[0], _Cache()
             local.journal = None
             conn = local.conn
         return conn
@@ -254,17 +257,22 @@ class Store:
 
     # --- the cache of shared state -------------------------------------------------------------
     def _cache(self) -> _Cache:
-        """This connection's cache, read anew if another connection committed since it was filled (during
-        a request: as of the request's start, see begin_request)."""
+        """This connection's cache, read anew if the state changed since it was filled (during a request: as
+        of the request's start, see begin_request)."""
         self._conn()
         cache = self._local.cache
         if getattr(self._local, "in_request", False):
             return cache
-        version = self._one("PRAGMA data_version")[0]
+        version = self._changes[:8]
         if version != cache.version:
             cache = self._local.cache = _Cache()
             cache.version = version
         return cache
+
+    def _changed(self) -> None:
+        """Mark the state changed (after a write to kv, jobs or sessions has committed): every cache, this
+        connection's too, is read anew at its next check. Counters are never cached: their writes need not."""
+        self._changes[:8] = os.urandom(8)
 
     def _kv(self, session: str) -> dict[str, Any]:
         """The cached keys of one session."""
@@ -302,6 +310,7 @@ class Store:
             "ON CONFLICT(session, key) DO UPDATE SET value = excluded.value",
             (session, key, text),
         )
+        self._changed()
         kv = self._own_write(session)
         if kv is not None:
             kv[key] = json.loads(text)  # as stored, and not the caller's object
@@ -319,6 +328,7 @@ class Store:
         )
         if row is None:
             return None
+        self._changed()
         value = float(row[0])
         kv = self._own_write(session)
         if kv is not None:
@@ -328,6 +338,7 @@ class Store:
     def delete(self, key: str) -> None:
         session = current_name()
         self._do("DELETE FROM kv WHERE session = ? AND key = ?", (session, key))
+        self._changed()
         kv = self._own_write(session)
         if kv is not None:
             kv.pop(key, None)
@@ -358,6 +369,7 @@ class Store:
             f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({', '.join('?' * len(JOB_COLUMNS))})",
             tuple(row[c] for c in JOB_COLUMNS),
         )
+        self._changed()
         self._local.cache.jobs.pop((row["session"], job["id"]), None)
 
     def update_job(self, job_id: str, **fields: Any) -> None:
@@ -366,16 +378,19 @@ class Store:
         sets = ", ".join(f"{k} = ?" for k in fields)
         session = current_name()
         self._do(f"UPDATE jobs SET {sets} WHERE id = ? AND session = ?", (*fields.values(), job_id, session))
+        self._changed()
         self._local.cache.jobs.pop((session, job_id), None)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
-        """A job of the current session (another session's job is not found)."""
+        """A job of the current session (another session's job is not found): a copy, with its own `meta` (of
+        scalars); its `request` is shared with the cache (never change it in place)."""
         jobs, key = self._cache().jobs, (current_name(), job_id)
         if key in jobs:
-            row = jobs[key]
+            job = jobs[key]
         else:
-            row = jobs[key] = self._one("SELECT * FROM jobs WHERE id = ? AND session = ?", (job_id, key[0]))
-        return _job(row) if row else None
+            row = self._one("SELECT * FROM jobs WHERE id = ? AND session = ?", (job_id, key[0]))
+            job = jobs[key] = _job(row) if row else None
+        return dict(job, meta=dict(job["meta"])) if job else None
 
     def jobs(self, vendor: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM jobs WHERE session = ?", [current_name()]
@@ -441,6 +456,9 @@ class Store:
         """This process's journal thread: writes what waits when a reader asks, or once it waited
         JOURNAL_MAX_WAIT_S; leaves after JOURNAL_WRITER_IDLE_S with nothing waiting."""
         asked, idle = self._asked, False
+        poller = select.poll()  # not select(): a process may hold more than FD_SETSIZE (1024) descriptors
+        if asked is not None:
+            poller.register(asked, select.POLLIN)
         while True:
             with self._pending_lock:
                 if idle and not self._pending:
@@ -450,7 +468,7 @@ class Store:
                     wait = JOURNAL_POLL_S if self._pending else JOURNAL_WRITER_IDLE_S
                 else:
                     wait = JOURNAL_MAX_WAIT_S if self._pending else JOURNAL_WRITER_IDLE_S
-            ready = select.select([asked] if asked is not None else [], [], [], wait)[0]
+            ready = poller.poll(wait * 1000)
             if ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(asked, 4096)
@@ -464,7 +482,7 @@ class Store:
         with self._flush_lock:
             self._flush_journal()
 
-    def _flush_journal(self) -> None:
+    def _flush_journal(self, quiet: bool = False) -> None:
         with self._pending_lock:
             rows, self._pending = self._pending, []
         if rows:
@@ -473,7 +491,9 @@ class Store:
                           JOURNAL_BUSY_TIMEOUT_S)
             except (sqlite3.Error, OSError) as exc:
                 before, self.journal_failures = self.journal_failures, self.journal_failures + len(rows)
-                if before == 0 or len(str(before)) != len(str(self.journal_failures)):  # 1, 10, 100, ...
+                tenfold = before == 0 or len(str(before)) != len(str(self.journal_failures))  # 1, 10, 100, ...
+                gone = not os.path.isdir(os.path.dirname(self.journal_path))  # a removed state dir: no journal
+                if tenfold and not (quiet or gone):
                     log.warning("request journal: %d entries not written (%s); %d so far in this process",
                                 len(rows), exc, self.journal_failures)
         with self._pending_lock:
@@ -567,6 +587,8 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            self._changed()
 
     def reset(self, keep: Iterable[str] = ()) -> None:
         """Drop the current session's jobs, counters and journal, and every key of it but those in `keep`."""
@@ -614,11 +636,13 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._changed()
         self._forget(name)
         return True
 
     def touch_session(self, name: str, now: float) -> None:
         self._do("UPDATE sessions SET last_used = ? WHERE name = ?", (now, name))
+        self._changed()
         self._local.cache.sessions.pop(name, None)
 
     def sessions(self) -> list[dict[str, Any]]:
@@ -642,6 +666,22 @@ class Store:
         self._forget(name)
         self.clear_journal(name)
         return existed
+
+
+# Forks of this process so far, as seen in it: a connection opened before a fork is never used after it.
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
+
+def _shared_bytes(path: str, size: int) -> mmap.mmap:
+    """`size` bytes of the file at `path` (made, zeroed, if missing), mapped shared into this process."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)
+        return mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
 
 
 def _open_fifo(path: str) -> int | None:
@@ -681,8 +721,9 @@ def _waiting(path: str) -> bool:
 
 def _flush_at_exit(ref: weakref.ref) -> None:
     store = ref()
-    if store is not None:
-        store.flush_journal()
+    if store is not None and store._pending_pid == os.getpid():
+        with store._flush_lock:
+            store._flush_journal(quiet=True)
 
 
 def _job(row: sqlite3.Row) -> dict[str, Any]:
