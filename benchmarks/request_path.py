@@ -1,8 +1,9 @@
 """`python -m benchmarks.request_path [N] [--profile]`: the emulator's own CPU per small request, in-process.
 
 The same three APSIS requests as benchmarks.peers (export status, a lookup, a profile poll URL answering 404),
-each N times (default 3,000) straight through the WSGI app with no server, as a server would call it. Prints
-the best of 5 runs in process CPU time per request; with --profile, one cProfile run per endpoint instead.
+each N times (default 3,000) straight through the WSGI app with no server, as a server would call it, and a
+bare Flask app's answer (benchmarks.bare_flask) the same way. Prints the best of 5 runs in process CPU time
+per request; with --profile, one cProfile run per endpoint instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from emulator.app import create_app, tune_gc
 from emulator.settings import DEFAULT_APSIS_CLIENT_ID, DEFAULT_APSIS_CLIENT_SECRET, Settings
 
+from . import bare_flask
 from .serving import NOW
 
 # As granian builds it: the process environment, the CGI and WSGI keys, then the headers.
@@ -63,6 +65,22 @@ def targets(call) -> tuple[dict[str, str], dict[str, str]]:
             "APSIS profile poll URL (404)": poll.split("127.0.0.1:8080", 1)[1]}, bearer
 
 
+def _best(call, path: str, headers: dict, n: int, profiler: cProfile.Profile | None = None) -> tuple[str, float]:
+    for _ in range(200):
+        status, _body = call("GET", path, headers)
+    runs = []
+    for _ in range(1 if profiler else 5):
+        start = time.process_time()
+        if profiler:
+            profiler.enable()
+        for _ in range(n):
+            call("GET", path, headers)
+        if profiler:
+            profiler.disable()
+        runs.append(time.process_time() - start)
+    return status, min(runs) / n * 1e6
+
+
 def main() -> None:
     n = int(next((a for a in sys.argv[1:] if a.isdigit()), 3000))
     profile = "--profile" in sys.argv
@@ -72,22 +90,14 @@ def main() -> None:
     paths, bearer = targets(call)
     tune_gc()  # as `serve` does
     for endpoint, path in paths.items():
-        for _ in range(200):
-            status, _body = call("GET", path, bearer)
         profiler = cProfile.Profile() if profile else None
-        runs = []
-        for _ in range(1 if profile else 5):
-            start = time.process_time()
-            if profiler:
-                profiler.enable()
-            for _ in range(n):
-                call("GET", path, bearer)
-            if profiler:
-                profiler.disable()
-            runs.append(time.process_time() - start)
-        print(f"{endpoint:40s} {status:14s} {min(runs) / n * 1e6:7.1f} us/request")
+        status, us = _best(call, path, bearer, n, profiler)
+        print(f"{endpoint:40s} {status:14s} {us:7.1f} us/request")
         if profiler:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    if not profile:
+        status, us = _best(_caller(bare_flask.app.wsgi_app), "/status", bearer, n)
+        print(f"{'bare Flask app (same body)':40s} {status:14s} {us:7.1f} us/request")
 
 
 if __name__ == "__main__":

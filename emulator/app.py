@@ -1,7 +1,7 @@
 """create_app(settings) -> Flask: the control API at the root, each vendor under its path prefix.
 
-Each vendor is a Flask app of its own (its own error format for 404 and 405), mounted with Werkzeug's
-DispatcherMiddleware, so `url_for(..., _external=True)` in a vendor yields URLs under its prefix on the
+Each vendor is a Flask app of its own (its own error format for 404 and 405), mounted under its prefix
+(`Mounts`, as Werkzeug's DispatcherMiddleware mounts apps), so `url_for(..., _external=True)` in a vendor yields URLs under its prefix on the
 main port and at the root on the vendor's own port (--vendor-ports). Outside all, SessionMiddleware takes a
 `/sessions/<name>` prefix off the path (into SCRIPT_NAME, so built URLs keep it; emulator.sessions).
 """
@@ -15,7 +15,6 @@ from typing import Any
 from flask import Flask, Response, request
 from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import __version__
 from .control import bp as control_bp
@@ -38,6 +37,29 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 20, 20)
+
+
+class Mounts:
+    """Each vendor app under its one-segment path prefix (/apsis, ...), the control app elsewhere: Werkzeug's
+    DispatcherMiddleware for one-segment prefixes, with one lookup a request instead of one a path segment.
+    The prefix moves from PATH_INFO to SCRIPT_NAME, so the URLs a vendor app builds keep it."""
+
+    def __init__(self, main, mounts: dict[str, Any]):
+        if any(prefix.count("/") != 1 or not prefix.startswith("/") for prefix in mounts):
+            raise ValueError("a mount's prefix is one path segment, such as /apsis")
+        self.main = main
+        self.mounts = mounts
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        end = path.find("/", 1)
+        prefix = path if end < 0 else path[:end]
+        app = self.mounts.get(prefix)
+        if app is None:
+            return self.main(environ, start_response)
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+        environ["PATH_INFO"] = path[len(prefix):]
+        return app(environ, start_response)
 
 
 class PortDispatch:
@@ -100,7 +122,7 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
                 response.headers[key] = value
         return response
 
-    mounted = DispatcherMiddleware(app.wsgi_app, {VENDOR_APPS[n][1]: vendor_apps[n] for n in VENDORS})
+    mounted = Mounts(app.wsgi_app, {VENDOR_APPS[n][1]: vendor_apps[n] for n in VENDORS})
     wsgi = mounted
     if settings.vendor_ports:
         wsgi = PortDispatch(mounted, {str(settings.vendor_port(n)): vendor_apps[n] for n in VENDORS})

@@ -32,20 +32,23 @@ from .store import Store
 from .world.hashing import h, text_id
 
 SCENARIO_HEADER = "X-Emulator-Scenario"
+_SCENARIO_ENVIRON = "HTTP_X_EMULATOR_SCENARIO"  # the header as a WSGI environ holds it
 _ACTIVE_KEY = "scenario"
 START_KEY = "scenario_at_start"  # the scenario names the server was last started with
 _EXPORT_OUTCOMES = {"never_ready": NEVER_READY, "fail": FAIL, "too_large": TOO_LARGE}
 
 
-def header_scenarios(headers) -> tuple[str, ...]:
-    """The scenario names a request's X-Emulator-Scenario header lists (comma-separated)."""
-    return tuple(s.strip() for s in headers.get(SCENARIO_HEADER, "").split(",") if s.strip())
+def header_scenarios(environ: dict[str, Any]) -> tuple[str, ...]:
+    """The scenario names a request's X-Emulator-Scenario header lists (comma-separated), from its WSGI
+    environ."""
+    value = environ.get(_SCENARIO_ENVIRON)
+    return tuple(s.strip() for s in value.split(",") if s.strip()) if value else ()
 
 
 def _request_scenarios() -> tuple[str, ...]:
     """The scenario names of the current request's header (none outside a request); the vendor app has
     already refused unknown names with 400."""
-    return header_scenarios(request.headers) if has_request_context() else ()
+    return header_scenarios(request.environ) if has_request_context() else ()
 
 
 class ScenarioError(ValueError):

@@ -259,10 +259,11 @@ class Store:
     def _cache(self) -> _Cache:
         """This connection's cache, read anew if the state changed since it was filled (during a request: as
         of the request's start, see begin_request)."""
+        local = self._local
+        if getattr(local, "in_request", False):  # begin_request opened the connection and its cache
+            return local.cache
         self._conn()
-        cache = self._local.cache
-        if getattr(self._local, "in_request", False):
-            return cache
+        cache = local.cache
         version = self._changes[:8]
         if version != cache.version:
             cache = self._local.cache = _Cache()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -30,6 +30,8 @@ log = logging.getLogger("emulator")
 ErrorRenderer = Callable[[int, str], Response]
 
 DROP_FLAG = "emulator.drop"
+DECISION_KEY = "emulator.decision"  # what the fault rules decided for the request (fault_decision)
+NO_DECISION = Decision()  # no rule applied: shared by every such request, never changed
 TRUNCATE_FLAG = "emulator.truncate"  # bytes of the body to send before the connection closes
 # Request bodies larger than this are refused with 413 before they are read (an emulator choice where a vendor
 # documents no limit: the contracts' largest valid body is a few kB).
@@ -103,13 +105,17 @@ class DropMiddleware:
     def __call__(self, environ, start_response):
         held: list = []
 
-        def hold(status, headers, exc_info=None):
-            held[:] = (status, headers, exc_info)
-            return _no_write
+        def start(status, headers, exc_info=None):
+            if DROP_FLAG in environ or TRUNCATE_FLAG in environ:  # the app has answered: its faults are known
+                held[:] = (status, headers, exc_info)
+                return _no_write
+            return start_response(status, headers, exc_info)
 
-        body = self.app(environ, hold)
-        if not held:  # the app answers with start_response at its first chunk: not Flask's way
-            held[:] = ("500 INTERNAL SERVER ERROR", [], None)
+        body = self.app(environ, start)
+        if not held:
+            if DROP_FLAG not in environ and TRUNCATE_FLAG not in environ:
+                return body  # no connection fault: answered as it is
+            held[:] = ("500 INTERNAL SERVER ERROR", [], None)  # start_response at the first chunk: not Flask's way
         status, headers, exc_info = held
         if environ.get(DROP_FLAG):
             _close(body)
@@ -198,40 +204,47 @@ class App(Flask):
         return synced
 
 
-def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body: int = MAX_BODY_BYTES) -> Flask:
+def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body: int = MAX_BODY_BYTES,
+                    guard: Callable[[Request], Response | None] | None = None) -> Flask:
+    """The vendor's Flask app with the shared hooks; `guard(request)`, the vendor's credential check, runs
+    after the fault rules (a forced answer comes first) and answers a refusal, or None."""
     app = App(f"emulator.vendors.{name}")
     app.config["EMULATOR_CORE"] = core
     app.url_map.strict_slashes = False
     oversized = body_too_large(app, max_body)
 
     @app.before_request
-    def _body_size() -> Response | None:
-        refused = request.environ.get(SESSION_ERROR)  # a bad session name: no such resource here
+    def _before() -> Response | None:
+        environ = request.environ
+        refused = environ.get(SESSION_ERROR)  # a bad session name: no such resource here
         if refused:
             return render_error(refused[1], refused[2])
         # First: the HTTP layer refuses an oversized body before the API looks at the request.
         message = oversized()
-        return render_error(413, message) if message else None
-
-    @app.before_request
-    def _faults() -> Response | None:
+        if message:
+            return render_error(413, message)
+        # Then the fault rules, on one view of the shared state for the whole request.
         core.store.begin_request()
-        g.decision = Decision()
-        req = request._get_current_object()  # see _journal
-        named = header_scenarios(req.headers)
+        named = header_scenarios(environ)
         try:
             rules = core.faults.rules_for(named)
         except KeyError as exc:
             known = ", ".join(sorted(core.faults.library))
             return render_error(400, f"Unknown scenario {exc.args[0]!r} in {SCENARIO_HEADER}; known: {known}")
-        if not rules:  # the default scenario: nothing to decide
-            return None
-        info = RequestInfo(name, req.method, req.path, req.args, named)
-        decision = g.decision = core.faults.decide(info, rules)
+        req = request._get_current_object()  # see _journal
+        if rules:
+            forced = _apply_faults(req, RequestInfo(name, req.method, req.path, req.args, named), rules)
+            if forced is not None:
+                return forced
+        return guard(req) if guard is not None else None
+
+    def _apply_faults(req: Request, info: RequestInfo, rules: list) -> Response | None:
+        environ = req.environ
+        decision = environ[DECISION_KEY] = core.faults.decide(info, rules)
         if decision.delay_ms:
             time.sleep(decision.delay_ms / 1000)  # a real latency fault, by design
         if decision.drop:
-            req.environ[DROP_FLAG] = True
+            environ[DROP_FLAG] = True
             return Response(b"", status=500)
         if decision.status is not None:
             return forced_response(decision, render_error)
@@ -239,20 +252,23 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body
 
     @app.after_request
     def _journal(response: Response) -> Response:
-        decision: Decision = g.get("decision") or Decision()
         # The request itself, not Flask's proxy: each attribute read through the proxy first fails on the
         # proxy, building an AttributeError message (docs/performance.md).
         req = request._get_current_object()
-        for key, value in decision.headers.items():
-            response.headers[key] = value
-        if decision.truncate_after_bytes is not None and response.status_code < 400:
-            req.environ[TRUNCATE_FLAG] = decision.truncate_after_bytes
+        environ = req.environ
+        decision: Decision = environ.get(DECISION_KEY, NO_DECISION)
+        if decision is not NO_DECISION:
+            for key, value in decision.headers.items():
+                response.headers[key] = value
+            if decision.truncate_after_bytes is not None and response.status_code < 400:
+                environ[TRUNCATE_FLAG] = decision.truncate_after_bytes
         # A refused body (over the limit) is never read: its size is all the journal would learn.
-        body = req.get_data(cache=True) if req.content_length and req.content_length <= max_body else b""
-        query = req.args.items(multi=True) if req.query_string else ()
-        req.environ[NOW_KEY] = core.record(vendor=name, method=req.method, path=req.path, query=query,
-                                           environ=req.environ, body=body,
-                                           status=response.status_code, fault=decision.rule)
+        length = req.content_length
+        body = req.get_data(cache=True) if length and length <= max_body else b""
+        query = req.args.items(multi=True) if environ.get("QUERY_STRING") else ()
+        environ[NOW_KEY] = core.record(vendor=name, method=req.method, path=req.path, query=query,
+                                       environ=environ, body=body, status=response.status_code,
+                                       fault=decision.rule)
         return response
 
     @app.teardown_request
@@ -284,6 +300,11 @@ def forced_response(decision: Decision, render_error: ErrorRenderer) -> Response
                             content_type=decision.content_type or "application/json")
         return Response(str(decision.body), status=status, content_type=decision.content_type or "text/plain")
     return render_error(status, decision.message or HTTP_STATUS_CODES.get(status, "Error"))
+
+
+def fault_decision() -> Decision:
+    """What the fault rules decided for the current request (read it, never change it)."""
+    return request.environ.get(DECISION_KEY, NO_DECISION)
 
 
 def core_of(app: Flask) -> Core:

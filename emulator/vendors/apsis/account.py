@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from ...core import Core
@@ -70,6 +71,16 @@ def short_name(discriminator: str) -> str:
     return discriminator.rsplit(".", 1)[-1]
 
 
+@lru_cache(maxsize=16)
+def _sections(world_sections: tuple[Section, ...], seed: int, count: int) -> tuple[Section, ...]:
+    out = list(world_sections)
+    for i in range(len(out), count):
+        name = f"Section {i + 1}"
+        discriminator = f"usercreated.sections.{slug(name)}-{alnum(h(seed, 100 + i, 77), 10)}"
+        out.append(Section(i, uuid_from(seed, 11, i), discriminator, name))
+    return tuple(out)
+
+
 class Account:
     def __init__(self, core: Core):
         self.core = core
@@ -77,21 +88,9 @@ class Account:
         self.cat = self.world.catalog
 
     # --- sections --------------------------------------------------------------------------
-    def sections(self) -> list[Section]:
+    def sections(self) -> tuple[Section, ...]:
         """The world's sections, plus empty ones up to the configured section count of the account."""
-        out = list(self.cat.sections)
-        seed = self.core.settings.seed
-        for i in range(len(out), self.core.settings.apsis_section_count):
-            name = f"Section {i + 1}"
-            out.append(
-                Section(
-                    i,
-                    uuid_from(seed, 11, i),
-                    f"usercreated.sections.{slug(name)}-{alnum(h(seed, 100 + i, 77), 10)}",
-                    name,
-                )
-            )
-        return out
+        return _sections(self.cat.sections, self.core.settings.seed, self.core.settings.apsis_section_count)
 
     def section(self, discriminator: str, field: str | None = None) -> Section:
         for sec in self.sections():

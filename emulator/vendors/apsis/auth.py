@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 
 import jwt
-from flask import Response, request
+from flask import Response
 
 from ...core import Core
 from .errors import Problem, gateway_deny, problem
@@ -64,9 +65,10 @@ def token_view(core: Core, body: dict) -> Response:
     return Response(json.dumps(payload), status=200, content_type="application/json")
 
 
-def check_bearer(core: Core) -> Response | None:
-    """None when the request carries a valid, unexpired token; else the configured auth failure."""
-    header = request.headers.get("Authorization", "")
+def check_bearer(core: Core, environ: dict[str, Any]) -> Response | None:
+    """None when the request (its WSGI environ) carries a valid, unexpired token; else the configured auth
+    failure."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if not header:
         return auth_failure(

@@ -22,7 +22,8 @@ def checked(method: str, path: str, **path_values: str) -> dict[str, Any]:
     op = contract(CONTRACT_FILE).op(method, path)
     req = request._get_current_object()  # one read through Flask's proxy, not three (base._journal)
     body = req.get_data(cache=True) if op.body_schema is not None else None
-    values, issues = op.check(query=req.args, path_values=path_values, headers=req.headers, body=body)
+    query = req.args if req.environ.get("QUERY_STRING") else {}  # none: no MultiDict to build
+    values, issues = op.check(query=query, path_values=path_values, headers=req.headers, body=body)
     if issues:
         raise Problem(400, "; ".join(f"{i.field}: {i.message}" for i in issues), "Validation error")
     if op.body_schema is not None and "__body__" not in values:

@@ -14,13 +14,14 @@ import hmac
 import json
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, g, url_for
+from flask import Blueprint, Response, current_app, url_for
 
 from ...core import Core
 from ...exports import EXPIRED, FAILED, PENDING, TOO_LARGE, Job
 from ...parallel import csv_blocks, plan
 from ...world import HOUR_MS
 from ...writers import coalesce, gzip_stream
+from ..base import fault_decision
 from .checks import checked
 from .errors import NetcoreError
 from .query import Query, hour_rows, hours
@@ -56,7 +57,7 @@ def request_download() -> Response:
     ttl = float(c.faults.option("netcore.download_ttl", c.settings.netcore_download_ttl))
     compression = values.get("compression", "none")
     job = c.exports.create("netcore", KIND, {"query": q.to_dict(), "until_ms": until, "compression": compression},
-                           estimated_events=estimate, ttl=ttl, modifiers=g.decision.export,
+                           estimated_events=estimate, ttl=ttl, modifiers=fault_decision().export,
                            size_limit=c.settings.netcore_download_max_events)
     data = {"request_id": job.id, "state": PENDING,
             "status_url": url_for("netcore_download.status", request_id=job.id, _external=True)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response
 
 from ...contracts import contract
 from ...core import Core
@@ -18,18 +18,16 @@ V5_PREFIXES = ("/v5/", "/v5.1/")  # the api_key header (the Pepipost SDKs)
 
 def create_app(core: Core) -> Flask:
     contract(CONTRACT_FILE)  # a broken contract fails at start, not on the first request
-    app = make_vendor_app(core, "netcore", envelope_error)
-
-    @app.before_request
-    def _guard() -> Response | None:
-        # Registered after the fault hook: forced answers come first, then the credentials.
-        if request.endpoint is None or request.endpoint in PUBLIC:
+    def guard(req: Request) -> Response | None:
+        if req.endpoint is None or req.endpoint in PUBLIC:
             return None  # unknown paths fall through to the 404/405 envelope
         try:
-            (check_v51 if request.path.startswith(V5_PREFIXES) else check_v6)(core)
+            (check_v51 if req.path.startswith(V5_PREFIXES) else check_v6)(core)
         except NetcoreError as exc:
             return exc.response()
         return None
+
+    app = make_vendor_app(core, "netcore", envelope_error, guard=guard)
 
     @app.errorhandler(NetcoreError)
     def _error(exc: NetcoreError) -> Response:

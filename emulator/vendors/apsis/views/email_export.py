@@ -12,10 +12,11 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from ....core import Core
 from ....exports import FAILED, PENDING, TOO_LARGE, Job
+from ...base import fault_decision
 from ..account import Account, iso
 from ..auth import sign_download, valid_download
 from ..checks import check_pending, check_window, checked, invalid, parse_time_ms
@@ -62,7 +63,7 @@ def request_export() -> Response:
         job_request,
         estimated_events=cells,
         ttl=FILE_TTL,
-        modifiers=g.decision.export,
+        modifiers=fault_decision().export,
         size_limit=c.settings.apsis_export_size_limit,
         meta={"estimated_rows": rows},
     )

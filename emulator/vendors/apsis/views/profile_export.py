@@ -8,15 +8,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from ....core import Core
 from ....exports import EXPIRED, FAILED, PENDING, TOO_LARGE
 from ....parallel import ExportProcessError
 from ....writers import coalesce, gzip_stream
+from ...base import fault_decision
 from ..account import Account, iso
 from ..checks import check_pending, check_window, checked, invalid, parse_time_ms
-from ..errors import Problem
+from ..errors import Problem, problem
 from ..profile_json import json_file, no_temporary_directory, spills
 
 bp = Blueprint("profile_export", __name__)
@@ -62,10 +63,10 @@ def request_export() -> Response:
         job_request,
         estimated_events=cells,
         ttl=POLL_URL_TTL,
-        modifiers=g.decision.export,
+        modifiers=fault_decision().export,
         meta={"estimated_profiles": profiles},
     )
-    if g.decision.export.expires_after is None:
+    if fault_decision().export.expires_after is None:
         # The poll URL is valid for one day from the request, however long processing takes.
         job.expires_at = job.created_at + POLL_URL_TTL
         c.store.update_job(job.id, expires_at=job.expires_at)
@@ -123,13 +124,12 @@ def poll(export_id: str) -> Response:
     state = job.state(c.clock.now()) if job is not None and job.kind == KIND else EXPIRED
     # "Request profile in segment event export": "410 Gone means that the file is no longer available or the
     # ID used is invalid"
-    if (
-        state == EXPIRED
-    ):
-        raise Problem(410, f"Export {export_id!r} is no longer available or the id is invalid.")
+    if state == EXPIRED:
+        return problem(410, f"Export {export_id!r} is no longer available or the id is invalid.")
     # "Request profile in segment event export": "Until the result is ready, you will keep getting HTTP 404"
+    # (answered, not raised: a client polls this again and again)
     if state == PENDING:
-        raise Problem(404, f"Export {export_id!r} is not ready yet: poll again with exponential back-off.")
+        return problem(404, f"Export {export_id!r} is not ready yet: poll again with exponential back-off.")
     # "Request profile in segment event export": "calling the poll URL returns HTTP 503 Service Unavailable"
     if state == FAILED:
         reason = (
