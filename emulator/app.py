@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, core: Core | None = None) -> Fl
         refused = request.environ.get(SESSION_ERROR)
         if refused:
             return problem(refused[0], refused[2])
-        message = oversized()
+        message = oversized(request.environ)
         return problem(413, message) if message else None
 
     @app.get("/")

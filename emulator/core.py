@@ -133,12 +133,10 @@ class Core:
         """One request into the journal (best effort, see Store.append_journal), its headers read from its
         WSGI environ; answers its time."""
         at = self.clock.now()
-        self.store.append_journal({
-            "at": at, "vendor": vendor, "method": method, "path": clip(path, JOURNAL_TEXT_MAX),
-            "query": journal_query(query), "headers": journal_headers(environ),
-            "body_digest": hashlib.sha256(body).hexdigest() if body else "",
-            "body_size": len(body), "status": status, "fault": fault,
-        }, self.settings.journal_limit)
+        self.store.append_journal_row([  # in Store.JOURNAL_COLUMNS' order
+            at, vendor, method, clip(path, JOURNAL_TEXT_MAX), journal_query(query) if query else "",
+            journal_headers(environ), hashlib.sha256(body).hexdigest() if body else "", len(body), status, fault,
+        ], self.settings.journal_limit)
         return at
 
     def reset(self) -> None:

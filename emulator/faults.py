@@ -158,6 +158,9 @@ class Faults:
         self._clock = clock
         self._seed = seed
         self.library = library
+        # The rules of the last active state seen: the store hands out the same state object until it
+        # changes (a value got is never changed in place), so a request need not list them again.
+        self._rules_of: tuple[Any, tuple[tuple[str, dict[str, Any]], ...]] = (None, ())
 
     # --- the active scenario -----------------------------------------------------------------
     def active(self) -> dict[str, Any]:
@@ -209,10 +212,14 @@ class Faults:
 
     def active_rules(self) -> list[tuple[str, dict[str, Any]]]:
         state = self.active()
+        seen, rules = self._rules_of
+        if state is seen:
+            return list(rules)
         out = []
         for name in state["names"]:
             out.extend((f"{name}:{r['name']}", r) for r in self.library.get(name, {}).get("rules") or [])
         out.extend((f"api:{r['name']}", r) for r in state["rules"])
+        self._rules_of = (state, tuple(out))
         return out
 
     # --- evaluation --------------------------------------------------------------------------

@@ -86,11 +86,12 @@ BUSY_TIMEOUT_S = 10.0
 # A journal write waits this long for another process's lock, then the entry is given up (best effort).
 JOURNAL_BUSY_TIMEOUT_S = 2.0
 # Entries are written in batches, so that a request commits nothing and wakes no other thread: the request
-# whose entry fills a batch (JOURNAL_BATCH) writes it. Each process's journal thread writes what is left: at
-# once when a reader asks (through the process's FIFO, journal.pending.*.fifo), else after JOURNAL_MAX_WAIT_S.
+# whose entry fills a batch (JOURNAL_BATCH) writes it (handing it to a thread costs more CPU, with the GIL to
+# share). Each process's journal thread writes what is left: at once when a reader asks (through the process's
+# FIFO, journal.pending.*.fifo), else after JOURNAL_MAX_WAIT_S.
 # A reader (settle_journal) asks every process with entries waiting (its journal.pending.* file counts them),
 # then waits until none has any (JOURNAL_SETTLE_MAX_S at most).
-JOURNAL_BATCH = 64
+JOURNAL_BATCH = 256
 JOURNAL_MAX_WAIT_S = 1.0
 JOURNAL_SETTLE_MAX_S = 2.0
 # Where no FIFO can be made (a file system without them), the thread looks this often while entries wait.
@@ -402,18 +403,23 @@ class Store:
         return [_job(r) for r in self._all(sql + " ORDER BY created_at, id", args)]
 
     # --- journal -----------------------------------------------------------------------------
-    _JOURNAL_COLUMNS = ("at", "vendor", "method", "path", "query", "headers", "body_digest", "body_size", "status",
-                        "fault")
-    _INSERT_JOURNAL = (f"INSERT INTO journal ({', '.join(_JOURNAL_COLUMNS)}, worker, session) "
-                       f"VALUES ({', '.join('?' * (len(_JOURNAL_COLUMNS) + 2))})")
+    JOURNAL_COLUMNS = ("at", "vendor", "method", "path", "query", "headers", "body_digest", "body_size", "status",
+                       "fault")
+    _INSERT_JOURNAL = (f"INSERT INTO journal ({', '.join(JOURNAL_COLUMNS)}, worker, session) "
+                       f"VALUES ({', '.join('?' * (len(JOURNAL_COLUMNS) + 2))})")
 
     def append_journal(self, entry: dict[str, Any], limit: int) -> None:
-        """Record one request, written with the batch it belongs to (see JOURNAL_BATCH). Best effort: a write
-        that fails (a full disk, a lock held too long) is given up and logged, never raised into a request.
-        `headers` may be given as the JSON text the journal keeps (Core.record does)."""
-        row = [entry[c] for c in self._JOURNAL_COLUMNS]
+        """Record one request (its `headers` a dict, or the JSON text the journal keeps); see
+        append_journal_row."""
+        row = [entry[c] for c in self.JOURNAL_COLUMNS]
         if not isinstance(row[5], str):
             row[5] = json.dumps(row[5])
+        self.append_journal_row(row, limit)
+
+    def append_journal_row(self, row: list[Any], limit: int) -> None:
+        """Record one request, its values in JOURNAL_COLUMNS' order (headers as JSON text), written with the
+        batch it belongs to (see JOURNAL_BATCH). Best effort: a write that fails (a full disk, a lock held too
+        long) is given up and logged, never raised into a request."""
         pid = os.getpid()
         row += [pid, current_name()]
         self._journal_limit = limit
@@ -426,7 +432,7 @@ class Store:
             start, self._writer_alive = not self._writer_alive, True
         if start:
             threading.Thread(target=self._journal_writer, daemon=True, name="journal-writer").start()
-        if waiting >= JOURNAL_BATCH:
+        if waiting >= JOURNAL_BATCH:  # written by the request that fills the batch: no thread to wake
             self.flush_journal()
 
     def _ensure_journal_buffer(self, pid: int) -> None:

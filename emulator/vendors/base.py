@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.sansio.utils import get_content_length
 
 from ..core import Core
 from ..faults import SCENARIO_HEADER, Decision, RequestInfo, header_scenarios
@@ -38,21 +39,20 @@ TRUNCATE_FLAG = "emulator.truncate"  # bytes of the body to send before the conn
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def body_too_large(app: Flask, limit: int) -> Callable[[], str | None]:
+def body_too_large(app: Flask, limit: int) -> Callable[[dict], str | None]:
     """Refuse a body over `limit` bytes without reading it whole: one that announces its length by its
     Content-Length, before anything reads it; a chunked one by reading at most `limit` + 1 bytes of it (kept
     for the view when it fits). Werkzeug's MAX_CONTENT_LENGTH alone would cut a chunked body at the limit
-    and hand the view its first part. The check answers the refusal's message, or None."""
+    and hand the view its first part. The check takes the request's WSGI environ and answers the refusal's
+    message, or None."""
     app.config["MAX_CONTENT_LENGTH"] = limit
     message = f"The request body exceeds the limit of {limit // 1024} kB."
 
-    def check() -> str | None:
-        length = request.content_length
-        if length is not None:
-            return message if length > limit else None
-        environ = request.environ
-        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            return None
+    def check(environ: dict) -> str | None:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if not chunked:  # its length, as Werkzeug reads it (Request.content_length)
+            length = get_content_length(environ.get("CONTENT_LENGTH"), None)
+            return message if length is not None and length > limit else None
         if not environ.get("wsgi.input_terminated"):
             return None  # the server does not end the stream itself: Werkzeug reads none of it
         stream, parts, held = environ["wsgi.input"], [], 0
@@ -220,7 +220,7 @@ def make_vendor_app(core: Core, name: str, render_error: ErrorRenderer, max_body
         if refused:
             return render_error(refused[1], refused[2])
         # First: the HTTP layer refuses an oversized body before the API looks at the request.
-        message = oversized()
+        message = oversized(environ)
         if message:
             return render_error(413, message)
         # Then the fault rules, on one view of the shared state for the whole request.
