@@ -1,8 +1,11 @@
 """`python -m benchmarks.peers`: small requests side by side, in one run on this machine: the emulator (its
-default server, and gunicorn), a bare Flask app under the same two servers, Prism and WireMock, each answering
-the same small JSON (an APSIS export status, pending). wrk (-t2 -c16) on loopback; a warm-up run per target,
-then ROUNDS rounds taking every target in turn; the medians are printed, with the server's CPU per request
-(user + system time of the server's processes over the requests wrk counted).
+default server, and gunicorn) on three APSIS endpoints (an export status, pending; the sections lookup; a
+profile export's poll URL answering 404), Prism mocking the same endpoints from the emulator's own APSIS
+contract (its examples set to the emulator's answers, the same requests sent), and, answering one fixed body
+(the export status's), a bare Flask app under the emulator's two servers, Prism with a one-path document and
+WireMock. wrk (-t2 -c16) on loopback; a warm-up run per target, then ROUNDS rounds taking every target in turn;
+the medians are printed, with the server's CPU per request (user + system time of the server's processes over
+the requests wrk counted).
 
 Prism (npm @stoplight/prism-cli) and WireMock (npm wiremock, run with the machine's Java) are installed with
 npm into PEERS_DIR (default ~/.cache/email-events-emulator/bench-peers); a peer that cannot be installed or
@@ -22,11 +25,15 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from emulator.contracts import contracts_dir
 from tests.e2e.server import free_port
 
 from . import load
@@ -38,6 +45,7 @@ PEERS_DIR = Path(os.environ.get("PEERS_DIR", Path.home() / ".cache" / "email-eve
 NPM_PACKAGES = ("@stoplight/prism-cli@5", "wiremock@3")
 HERE = Path(__file__).parent
 # Endpoints of the emulator measured (load.py's names) and their targets: req/s against Prism's, p99.
+SAME_BODY = "same body"  # a row answering one fixed body: the export status's
 EMULATOR_ENDPOINTS = ("APSIS export status (pending)", "APSIS lookup (GET /audience/sections)",
                       "APSIS profile poll URL (404)")
 
@@ -51,7 +59,11 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     pid: int | None = None  # the server's main process: its tree's CPU is counted
     runs: list[tuple[float, float, float]] = field(default_factory=list)  # (req/s, p99 ms, CPU us a request)
-    body_bytes: int = 0
+    body: bytes = b""
+
+    @property
+    def body_bytes(self) -> int:
+        return len(self.body)
 
 
 def _wrk(target: Target, seconds: float) -> tuple[float, float, float]:
@@ -139,8 +151,7 @@ def _emulator(peers: Peers, server: str) -> tuple[list[Target], bytes]:
     for endpoint, method, url, headers, _body, _target in load._targets(base):
         if endpoint in EMULATOR_ENDPOINTS:
             _code, body = _get(url, headers)
-            targets.append(Target(f"emulator ({server})", endpoint, url, method, headers, proc.pid,
-                                  body_bytes=len(body)))
+            targets.append(Target(f"emulator ({server})", endpoint, url, method, headers, proc.pid, body=body))
             if "status" in endpoint:
                 status_body = body
     return targets, status_body
@@ -159,7 +170,7 @@ def _bare_flask(peers: Peers, server: str, body: bytes) -> Target:
     proc = peers.popen(cmd, env=env, cwd=HERE.parent)
     url = f"http://127.0.0.1:{port}/status"
     _wait(url, proc)
-    return Target(f"bare Flask ({server})", "same body", url, pid=proc.pid, body_bytes=len(_get(url)[1]))
+    return Target(f"bare Flask ({server})", SAME_BODY, url, pid=proc.pid, body=_get(url)[1])
 
 
 def _npm_install() -> str | None:
@@ -174,24 +185,58 @@ def _npm_install() -> str | None:
     return None if done.returncode == 0 else f"npm install failed: {done.stderr.strip()[-300:]}"
 
 
-def _prism(peers: Peers, body: bytes) -> Target:
+def _prism_command(peers: Peers, spec: dict) -> tuple[subprocess.Popen, str, str]:
+    """Prism mocking `spec` (quiet: errors only): its process, base URL and version."""
     prism = PEERS_DIR / "node_modules" / ".bin" / "prism"
     if not prism.exists():
         raise RuntimeError("npm package @stoplight/prism-cli is not installed")
-    spec = Path(tempfile.mkdtemp(prefix="bench-prism-")) / "status.json"
-    spec.write_text(json.dumps({
-        "openapi": "3.0.3", "info": {"title": "status", "version": "1"},
-        "paths": {"/status": {"get": {"responses": {"200": {
-            "description": "pending", "content": {"application/json": {"example": json.loads(body)}}}}}}}}))
+    path = Path(tempfile.mkdtemp(prefix="bench-prism-")) / "openapi.json"
+    path.write_text(json.dumps(spec))
     port = free_port()
     version = subprocess.run([str(prism), "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    proc = peers.popen([str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "error", str(spec)])
-    url = f"http://127.0.0.1:{port}/status"
+    proc = peers.popen([str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "error", str(path)])
+    return proc, f"http://127.0.0.1:{port}", version
+
+
+def _prism_apsis(peers: Peers, emulator: list[Target]) -> list[Target]:
+    """Prism mocking the emulator's APSIS contract: the same paths (without the emulator's /apsis prefix), the
+    same headers (Prism checks the bearer scheme and the parameters), each answer's example set to the
+    emulator's body; the poll URL asked for its 404 with Prism's `Prefer: code=404`."""
+    spec = yaml.safe_load((contracts_dir() / "apsis-one.openapi.yaml").read_text())
+    operations = {"APSIS export status (pending)": ("/emails/reports/{report_id}", "200", "application/json"),
+                  "APSIS lookup (GET /audience/sections)": ("/audience/sections", "200", "application/json"),
+                  "APSIS profile poll URL (404)": ("/audience/profiles/exports/{export_id}", "404",
+                                                   "application/problem+json")}
+    for target in emulator:
+        path, status, media = operations[target.endpoint]
+        responses = spec["paths"][path]["get"]["responses"]
+        responses[status] = {"description": status, "content": {media: {"example": json.loads(target.body)}}}
+    proc, base, version = _prism_command(peers, spec)
+    targets = []
+    for target in emulator:
+        path = urllib.parse.urlsplit(target.url).path.removeprefix("/apsis")
+        headers = dict(target.headers, **({"Prefer": "code=404"} if "404" in target.endpoint else {}))
+        url = base + path
+        if not targets:
+            _wait(url, proc)
+        code, body = _get(url, headers)
+        if code != _get(target.url, target.headers)[0]:
+            raise RuntimeError(f"Prism answered {code} for {target.endpoint}")
+        targets.append(Target(f"Prism {version}", target.endpoint, url, headers=headers, pid=proc.pid, body=body))
+    return targets
+
+
+def _prism_one_path(peers: Peers, body: bytes) -> list[Target]:
+    spec = {"openapi": "3.0.3", "info": {"title": "status", "version": "1"},
+            "paths": {"/status": {"get": {"responses": {"200": {
+                "description": "pending", "content": {"application/json": {"example": json.loads(body)}}}}}}}}
+    proc, base, version = _prism_command(peers, spec)
+    url = base + "/status"
     _wait(url, proc)
-    return Target(f"Prism {version}", "same body", url, pid=proc.pid, body_bytes=len(_get(url)[1]))
+    return [Target(f"Prism {version}, one path", SAME_BODY, url, pid=proc.pid, body=_get(url)[1])]
 
 
-def _wiremock(peers: Peers, body: bytes) -> Target:
+def _wiremock(peers: Peers, body: bytes) -> list[Target]:
     jars = sorted((PEERS_DIR / "node_modules" / "wiremock").glob("build/wiremock-standalone-*.jar"))
     if not jars:
         raise RuntimeError("npm package wiremock is not installed")
@@ -210,7 +255,7 @@ def _wiremock(peers: Peers, body: bytes) -> Target:
     url = f"http://127.0.0.1:{port}/status"
     _wait(url, proc)
     version = jars[-1].stem.rsplit("-", 1)[1]
-    return Target(f"WireMock {version}", "same body", url, pid=proc.pid, body_bytes=len(_get(url)[1]))
+    return [Target(f"WireMock {version}", SAME_BODY, url, pid=proc.pid, body=_get(url)[1])]
 
 
 def run(seconds: float = 5.0, rounds: int = ROUNDS) -> tuple[list[Target], list[str]]:
@@ -225,13 +270,16 @@ def run(seconds: float = 5.0, rounds: int = ROUNDS) -> tuple[list[Target], list[
         for server in ("granian", "gunicorn"):
             targets.append(_bare_flask(peers, server, body))
         why = _npm_install()
-        starters: list[tuple[str, Callable[[Peers, bytes], Target]]] = [("Prism", _prism), ("WireMock", _wiremock)]
+        starters: list[tuple[str, Callable[[], list[Target]]]] = [
+            ("Prism (APSIS contract)", lambda: _prism_apsis(peers, emulator)),
+            ("Prism (one path)", lambda: _prism_one_path(peers, body)),
+            ("WireMock", lambda: _wiremock(peers, body))]
         for name, start in starters:
             if why:
                 peers.skipped.append(f"{name}: skipped: {why}")
                 continue
             try:
-                targets.append(start(peers, body))
+                targets += start()
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 peers.skipped.append(f"{name}: skipped: {exc}")
         for target in targets:  # warm-up, not measured: each worker builds the world, the JVM compiles
@@ -251,12 +299,15 @@ def _median(target: Target, i: int) -> float:
 def report(targets: list[Target], skipped: list[str], seconds: float, rounds: int) -> str:
     from .__main__ import table
 
-    prism = next((t for t in targets if t.server.startswith("Prism")), None)
+    # Prism on the same endpoint (the fixed-body rows: on the export status, whose body they answer).
+    prism = {t.endpoint: t for t in targets if t.server.startswith("Prism") and t.endpoint != SAME_BODY}
+    prism[SAME_BODY] = prism.get(EMULATOR_ENDPOINTS[0])
     flask = {t.server.split("(")[1].rstrip(")"): t for t in targets if t.server.startswith("bare Flask")}
     rows = []
     for t in targets:
         rps, p99, cpu = (_median(t, i) for i in range(3))
-        vs_prism = f"{rps / _median(prism, 0):.2f}x" if prism else "-"
+        peer = prism.get(t.endpoint)
+        vs_prism = f"{rps / _median(peer, 0):.2f}x" if peer else "-"
         own = ""
         if t.server.startswith("emulator"):
             base = flask.get(t.server.split("(")[1].rstrip(")"))
@@ -264,8 +315,11 @@ def report(targets: list[Target], skipped: list[str], seconds: float, rounds: in
         rows.append([t.server, t.endpoint, str(t.body_bytes), f"{rps:,.0f}", f"{p99:.2f}", f"{cpu:.0f}",
                      vs_prism, own])
     text = (f"wrk -t2 -c{CONNECTIONS} -d{seconds:g}s on loopback, every target warmed up for a second, then "
-            f"{rounds} rounds taking the targets in turn; medians. CPU: user + system time of the server's "
-            "processes over the requests served. `vs Prism`: req/s over Prism's in the same run. `CPU vs bare "
+            f"{rounds} rounds taking the targets in turn; medians. Prism mocks the emulator's APSIS contract "
+            "(each answer's example set to the emulator's body, the same requests sent; the poll URL's 404 "
+            "asked for with `Prefer: code=404`); the rows answering the same body answer the export status's, "
+            "Prism there from a one-path document. CPU: user + system time of the server's processes over the "
+            "requests served. `vs Prism`: req/s over Prism's on the same endpoint in the same run. `CPU vs bare "
             "Flask`: the emulator's CPU per request over a bare Flask app's under the same server. Targets: the "
             "emulator's default server at >= 1.5x Prism's req/s and p99 < 10 ms on these endpoints, and at most "
             "2x a bare Flask app's CPU per request.\n\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -28,7 +29,12 @@ ISSUER = "https://api.apsis.one"
 def _key(core: Core, purpose: str) -> bytes:
     # Emulator assumption: HS256 with a key derived from seed and secret (the real tokens are RS-signed).
     s = core.settings
-    return hashlib.sha256(f"apsis-one-emulator:{purpose}:{s.seed}:{s.apsis_client_secret}".encode()).digest()
+    return _derived_key(purpose, s.seed, s.apsis_client_secret)
+
+
+@lru_cache(maxsize=64)
+def _derived_key(purpose: str, seed: int, secret: str) -> bytes:
+    return hashlib.sha256(f"apsis-one-emulator:{purpose}:{seed}:{secret}".encode()).digest()
 
 
 def mint_token(core: Core) -> tuple[str, int]:
