@@ -346,7 +346,8 @@ def main() -> None:
         results = HERE / "RESULTS.md"
         current = results.read_text()
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        section = f"{SECTION}\n\nCommand: `python -m benchmarks.peers --write`, {stamp}.\n\n{text}\n"
+        command = " ".join(["python -m benchmarks.peers", *sys.argv[1:]])
+        section = f"{SECTION}\n\nCommand: `{command}`, {stamp}.\n\n{text}\n"
         if SECTION in current:
             before, rest = current.split(SECTION, 1)
             after = rest.split("\n## ", 1)[1] if "\n## " in rest else None
