@@ -197,3 +197,15 @@ def test_a_reader_gets_the_entries_another_worker_has_not_written_yet(tmp_path):
     finally:
         worker.stdin.close()
         worker.wait(10)
+
+
+def test_without_a_fifo_a_worker_still_writes_its_entries_for_a_reader(tmp_path, monkeypatch):
+    """On a file system without FIFOs nobody can ask a worker to write: its journal thread then looks every
+    few milliseconds while entries wait, so a read still sees them."""
+    monkeypatch.setattr(store_module, "_open_fifo", lambda _path: None)
+    monkeypatch.setattr(store_module, "JOURNAL_MAX_WAIT_S", 600)  # the FIFO's wait does not apply
+    path = str(tmp_path / "emulator.db")
+    worker, reader = Store(path), Store(path)
+    worker.append_journal({"at": 1.0, "vendor": "apsis", "method": "GET", "path": "/x", "query": "",
+                           "headers": {}, "body_digest": "", "body_size": 0, "status": 200, "fault": None}, 100)
+    assert [e["path"] for e in reader.journal({}, 10)] == ["/x"]
