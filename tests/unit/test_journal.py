@@ -18,6 +18,8 @@ from emulator.store import Store
 
 NETCORE = {"api_key": DEFAULT_NETCORE_API_KEY}
 LISTS = f"/expertsender/v2/Api/Lists?apiKey={DEFAULT_EXPERTSENDER_API_KEY}"  # a 200 that needs no date
+ENTRY = {"at": 1.0, "vendor": "apsis", "method": "GET", "path": "/x", "query": "", "headers": {},
+         "body_digest": "", "body_size": 0, "status": 200, "fault": None}  # one request, as the store records it
 
 
 @pytest.mark.parametrize("name", ["Authorization", "Proxy-Authorization", "X-Api-Key", "api_key", "apiKey",
@@ -123,10 +125,8 @@ def test_clearing_replaces_a_journal_file_that_cannot_be_written(tmp_path, monke
     and another worker writes its next entries to the new file."""
     path = str(tmp_path / "emulator.db")
     worker, other = Store(path), Store(path)
-    entry = {"at": 1.0, "vendor": "apsis", "method": "GET", "path": "/x", "query": "", "headers": {},
-             "body_digest": "", "body_size": 0, "status": 200, "fault": None}
-    other.append_journal(entry, 100)
-    worker.append_journal(entry, 100)
+    other.append_journal(ENTRY, 100)
+    worker.append_journal(ENTRY, 100)
     assert len(worker.journal({}, 10)) == 2
 
     def full(_self, _session) -> None:
@@ -136,7 +136,7 @@ def test_clearing_replaces_a_journal_file_that_cannot_be_written(tmp_path, monke
     monkeypatch.setattr(store_module, "JOURNAL_FILE_CHECK_S", 0.0)  # the other worker looks at every write
     worker.clear_journal()
     assert worker.journal({}, 10) == []
-    other.append_journal(dict(entry, path="/after"), 100)
+    other.append_journal(dict(ENTRY, path="/after"), 100)
     assert [e["path"] for e in worker.journal({}, 10)] == ["/after"]
 
 
@@ -149,8 +149,7 @@ def test_journal_writes_leave_the_other_workers_state_cache_valid(tmp_path):
     assert worker.get("scenario") == {"names": ["default"]}
     cache = worker._local.cache
     for _ in range(5):
-        other.append_journal({"at": 1.0, "vendor": "apsis", "method": "GET", "path": "/x", "query": "",
-                              "headers": {}, "body_digest": "", "body_size": 0, "status": 200, "fault": None}, 100)
+        other.append_journal(ENTRY, 100)
     worker.get("scenario")
     assert worker._local.cache is cache
     other.put("scenario", {"names": ["flaky"]})
@@ -206,6 +205,5 @@ def test_without_a_fifo_a_worker_still_writes_its_entries_for_a_reader(tmp_path,
     monkeypatch.setattr(store_module, "JOURNAL_MAX_WAIT_S", 600)  # the FIFO's wait does not apply
     path = str(tmp_path / "emulator.db")
     worker, reader = Store(path), Store(path)
-    worker.append_journal({"at": 1.0, "vendor": "apsis", "method": "GET", "path": "/x", "query": "",
-                           "headers": {}, "body_digest": "", "body_size": 0, "status": 200, "fault": None}, 100)
+    worker.append_journal(ENTRY, 100)
     assert [e["path"] for e in reader.journal({}, 10)] == ["/x"]
